@@ -101,15 +101,20 @@ def _looks_like_html_document(text: str) -> bool:
 def _parse_html(text: str) -> Article:
     import trafilatura  # heavy import, paid only by HTML files
 
+    # Precision over recall: a page's menus and footers must not pass for an article.
     document = trafilatura.bare_extraction(
-        text, with_metadata=True, include_comments=False, include_images=False
+        text, with_metadata=True, include_comments=False, include_images=False, favor_precision=True
     )
-    extracted = (document.text or "") if document is not None else ""
-    # trafilatura puts one block per line; make them paragraphs like the other layouts.
-    body = "\n\n".join(line.strip() for line in extracted.splitlines() if line.strip())
-    if not body:
+    if document is None:
         raise Rejected("html page with no article text")
-    return Article(body=body, format="html", title=_clean_line(document.title or "") or None)
+    title = _clean_line(document.title or "") or None
+    # trafilatura puts one block per line; make them paragraphs like the other layouts.
+    paragraphs = [_clean_line(line) for line in (document.text or "").splitlines() if line.strip()]
+    if paragraphs and paragraphs[0] == title:  # the page's <h1> repeats the title
+        del paragraphs[0]
+    if not paragraphs:
+        raise Rejected("html page with no article text")
+    return Article(body="\n\n".join(paragraphs), format="html", title=title)
 
 
 # --- Newser -----------------------------------------------------------------------------------
