@@ -1,0 +1,76 @@
+"""The ingest flow: inbox -> discover -> read+parse -> exact dedup -> enrich -> commit, per batch.
+
+Orchestration only: each step is a task from tasks/, a batch is a few hundred files (never a task
+per file), and each batch commits in one DuckLake transaction, so a crash leaves the lake as it was
+before that batch and the next run redoes it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import BaseModel, Field
+
+from tasks.commit import build_batch_rows, commit_batch_task, touched_table
+from tasks.dedup import exact_dedup_task
+from tasks.discover import discover_task, known_files_task
+from tasks.enrich import enrich_task
+from tasks.lake import open_lake
+from tasks.read import DEFAULT_MAX_FILE_BYTES, read_and_parse_task
+from tasks.runs import RunSummary, publish_run_artifacts, record_run_end_task, record_run_start_task
+
+FLOW_NAME = "ingest"
+
+
+class IngestSettings(BaseModel):
+    """Everything a run needs to know, passed as the flow's one parameter."""
+
+    seeds: Path = Field(Path("seeds"), description="The inbox folder to ingest from")
+    lake: Path = Field(Path("lake"), description="The DuckLake folder to write to")
+    batch_size: int = Field(400, ge=1, description="Files per batch (one transaction each)")
+    max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, ge=1, description="Larger files are rejected unread")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@flow(name=FLOW_NAME)
+def ingest(settings: IngestSettings = IngestSettings()) -> RunSummary:
+    logger = get_run_logger()
+    summary = RunSummary(run_id=str(flow_run.id), started_at=_utcnow())
+    con = open_lake(settings.lake)
+    try:
+        record_run_start_task(con, summary, FLOW_NAME)
+        known = known_files_task(con)
+        scan = discover_task(settings.seeds, known)
+        summary.files_seen, summary.files_unchanged = scan.seen, scan.unchanged
+        logger.info("%d files in %s, %d new or changed", scan.seen, settings.seeds, len(scan.candidates))
+        candidates = scan.candidates
+        for batch_no, start in enumerate(range(0, len(candidates), settings.batch_size)):
+            batch = candidates[start : start + settings.batch_size]
+            results, touched = read_and_parse_task(settings.seeds, batch, known.contents, settings.max_file_bytes)
+            deduped = exact_dedup_task(con, results)
+            enrichments = enrich_task([result.article.body for result, _ in deduped.new])
+            rows = build_batch_rows(deduped, enrichments, run_id=summary.run_id, now=_utcnow())
+            snapshot_id = commit_batch_task(con, rows, touched_table(touched), run_id=summary.run_id, batch=batch_no)
+            summary.add_batch(deduped, enrichments, snapshot_id)
+            logger.info("batch %d: %d new, %d duplicates, %d rejected", batch_no,
+                        len(deduped.new), len(deduped.duplicates), len(deduped.rejected))
+        summary.status = "completed"
+    except BaseException:
+        summary.status = "failed"
+        raise
+    finally:
+        summary.finished_at = _utcnow()
+        try:
+            record_run_end_task(con, summary)
+        finally:
+            con.close()
+    publish_run_artifacts(summary)
+    logger.info("run %s: %d new articles, %d duplicates, %d rejected in %.1fs", summary.run_id,
+                summary.articles_new, summary.duplicates, summary.rejected, summary.seconds)
+    return summary

@@ -1,0 +1,116 @@
+"""The `newslake` command line: a thin layer over flows/ and tasks/.
+
+Heavy imports (Prefect, spaCy, DuckDB) happen inside the commands, so `newslake --help` is instant.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local-first news ingestion into a DuckLake.")
+
+SeedsOption = typer.Option(Path("seeds"), "--seeds", envvar="NEWSLAKE_SEEDS", help="Inbox folder of raw article files.")
+LakeOption = typer.Option(Path("lake"), "--lake", envvar="NEWSLAKE_LAKE", help="DuckLake folder.")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def fail(title: str, suggestion: str | None = None) -> None:
+    """One clear error on stderr and a non-zero exit, never a traceback."""
+    typer.secho(f"Error: {title}", err=True, fg=typer.colors.RED)
+    if suggestion:
+        typer.echo(suggestion, err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
+           batch_size: int = typer.Option(400, min=1, help="Files per batch (one lake transaction each).")) -> None:
+    """Ingest new and changed files from the inbox into the lake, once.
+
+    Example: newslake ingest --seeds ./seeds --lake ./lake
+    """
+    if not seeds.is_dir():
+        fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
+    from newslake.environment import use_project_prefect_home
+
+    use_project_prefect_home()
+    from flows.ingest import IngestSettings, ingest as ingest_flow
+
+    summary = ingest_flow(IngestSettings(seeds=seeds.resolve(), lake=lake.resolve(), batch_size=batch_size))
+    print_summary(summary)
+
+
+def print_summary(summary) -> None:
+    from rich.console import Console
+
+    console = Console()
+    console.print(f"[bold]newslake ingest[/bold] run {summary.run_id}: {summary.status} in {summary.seconds:.1f}s")
+    console.print(f"  files seen        {summary.files_seen} ({summary.files_unchanged} unchanged, skipped)")
+    console.print(f"  new articles      {summary.articles_new}")
+    methods = ", ".join(f"{n} {m}" for m, n in sorted(summary.duplicates_by_method.items()))
+    console.print(f"  duplicates        {summary.duplicates}" + (f" ({methods})" if methods else ""))
+    console.print(f"  rejected          {summary.rejected}")
+    for reason, count in summary.rejected_by_reason.most_common():
+        console.print(f"    {count:>5}  {reason}", highlight=False)
+    if summary.snapshot_id is not None:
+        console.print(f"  lake snapshot     {summary.snapshot_id}")
+
+
+@app.command(name="sql")
+def run_sql(query: str = typer.Argument(..., help="SQL to run; contract tables work unqualified."),
+            lake: Path = LakeOption,
+            format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format.")) -> None:
+    """Run a read-only SQL query against the lake and print the result.
+
+    Example: newslake sql --format json "SELECT title, published_at FROM articles LIMIT 5"
+    """
+    import duckdb
+
+    from tasks.lake import LakeNotFound, open_lake
+
+    try:
+        con = open_lake(lake, read_only=True)
+    except LakeNotFound as exc:
+        fail(str(exc))
+    try:
+        cursor = con.execute(query)
+        columns = [d[0] for d in cursor.description] if cursor.description else []
+        rows = cursor.fetchall() if columns else []
+    except duckdb.Error as exc:
+        message = str(exc)
+        hint = ("newslake sql opens the lake read-only; the lake is written only by `newslake ingest`."
+                if "read-only" in message else "Check the query; `SHOW TABLES` lists what you can query.")
+        fail(message, hint)
+    finally:
+        con.close()
+    write_rows(columns, rows, format)
+
+
+def write_rows(columns: list[str], rows: list[tuple], format: OutputFormat) -> None:
+    if format is OutputFormat.json:
+        json.dump([dict(zip(columns, row)) for row in rows], sys.stdout, default=str, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif format is OutputFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, show_lines=False)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console().print(table)
+        typer.echo(f"({len(rows)} rows)")

@@ -1,0 +1,157 @@
+"""Discover: which files in the inbox are new or changed since the lake last saw them.
+
+A scan costs one directory walk and a stat per entry; files whose (path, size, mtime) the lake
+already holds are skipped without being opened. Nothing outside the inbox is ever followed:
+symlinks are resolved and checked here, and again when the file is opened (tasks.read).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+import sql
+from tasks.records import FileRef
+from tasks.retry import retry_if_transient
+
+# Files a writer is still producing or an editor keeps beside the real one.
+TEMP_SUFFIXES = (".part", ".tmp", ".temp", ".crdownload", ".swp", ".swx", ".download", ".partial")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file to process, or an entry that is rejected before it is ever opened."""
+
+    ref: FileRef
+    rejection: str | None = None
+
+
+@dataclass
+class KnownFiles:
+    """What the lake already holds: (path, size, mtime_ns) to skip without opening, and
+    (path, sha256) to recognise a touched but unchanged file after hashing it."""
+
+    stats: set[tuple[str, int, int]] = field(default_factory=set)
+    contents: set[tuple[str, str]] = field(default_factory=set)
+
+
+def known_files(con: duckdb.DuckDBPyConnection) -> KnownFiles:
+    known = KnownFiles()
+    for path, size, mtime_ns, sha256 in con.execute(sql.load("known_files")).fetchall():
+        known.stats.add((path, size, mtime_ns))
+        if sha256 is not None:
+            known.contents.add((path, sha256))
+    return known
+
+
+@dataclass
+class Scan:
+    candidates: list[Candidate] = field(default_factory=list)
+    unchanged: int = 0  # entries skipped because the lake already has them as they are
+
+    @property
+    def seen(self) -> int:
+        return len(self.candidates) + self.unchanged
+
+
+def is_ignored(name: str) -> bool:
+    """Hidden files, editor backups and partial downloads are not articles."""
+    return name.startswith((".", "~")) or name.endswith("~") or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def is_inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "special file"
+
+
+def _walk(root: str, folder: str) -> Iterable[os.DirEntry]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return  # a folder removed or unreadable mid-scan holds nothing we can process
+    for entry in entries:
+        if is_ignored(entry.name):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(root, entry.path)
+        else:
+            yield entry
+
+
+def _classify(root: str, entry: os.DirEntry) -> tuple[os.stat_result, str | None] | None:
+    """The stat that identifies the entry's content, and a rejection reason if it is not a file
+    we may read. None when the entry vanished during the scan."""
+    try:
+        link_stat = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(link_stat.st_mode):
+        try:
+            target = os.path.realpath(entry.path, strict=True)
+        except FileNotFoundError:
+            return link_stat, "broken symlink"
+        except OSError:
+            return link_stat, "symlink loop"
+        if not is_inside(target, root):
+            return link_stat, "outside inbox (symlink to a file outside the watched folder)"
+        target_stat = os.stat(target)
+        if stat.S_ISDIR(target_stat.st_mode):
+            # Its files are inside the inbox and are discovered by the walk itself.
+            return link_stat, "symlink to a folder (not followed)"
+        if not stat.S_ISREG(target_stat.st_mode):
+            return link_stat, f"not a regular file ({_kind(target_stat.st_mode)})"
+        return target_stat, None
+    if not stat.S_ISREG(link_stat.st_mode):
+        return link_stat, f"not a regular file ({_kind(link_stat.st_mode)})"
+    return link_stat, None
+
+
+def scan_inbox(inbox: Path, known: set[tuple[str, int, int]]) -> Scan:
+    """Every file under `inbox` that the lake has not seen as it is now.
+
+    `known` holds (path, size, mtime_ns) of every file already recorded; paths are relative to the
+    inbox with forward slashes.
+    """
+    root = os.path.realpath(inbox)
+    scan = Scan()
+    for entry in _walk(root, root):
+        classified = _classify(root, entry)
+        if classified is None:
+            continue
+        file_stat, rejection = classified
+        rel = Path(os.path.relpath(entry.path, root)).as_posix()
+        ref = FileRef(path=rel, size=file_stat.st_size, mtime_ns=file_stat.st_mtime_ns)
+        if (ref.path, ref.size, ref.mtime_ns) in known:
+            scan.unchanged += 1
+        else:
+            scan.candidates.append(Candidate(ref, rejection))
+    return scan
+
+
+@task(name="load-known-files", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
+      retry_condition_fn=retry_if_transient)
+def known_files_task(con: duckdb.DuckDBPyConnection) -> KnownFiles:
+    return known_files(con)
+
+
+@task(name="discover", cache_policy=NO_CACHE)
+def discover_task(inbox: Path, known: KnownFiles) -> Scan:
+    return scan_inbox(inbox, known.stats)

@@ -1,0 +1,116 @@
+"""The DuckLake: opening it (offline), creating its tables, committing a batch atomically.
+
+The lake is a folder: `catalog.sqlite` (the DuckLake catalog; SQLite lets several processes read
+while one writes) and `data/` (Parquet files). Every newslake connection is an in-memory DuckDB with
+the lake attached as `lake` and selected with USE, so the contract's table names work unqualified.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import duckdb_extensions
+import pyarrow as pa
+
+import sql
+from tasks.schema import TABLES
+
+CATALOG_FILE = "catalog.sqlite"
+DATA_DIR = "data"
+# The extensions come from PyPI packages pinned with duckdb; never fetched at run time.
+EXTENSIONS = ("ducklake", "sqlite_scanner")
+
+
+class LakeNotFound(Exception):
+    """A read-only open of a folder that holds no lake yet."""
+
+
+def _sql_string(value: str) -> str:
+    # ATTACH takes no prepared parameters, so the path is quoted here, as a literal, once.
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _offline_connection() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    for name in EXTENSIONS:
+        duckdb_extensions.import_extension(name, con=con)
+        con.execute(f"LOAD {name}")
+    return con
+
+
+def open_lake(lake_dir: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake at `lake_dir` attached as `lake` and in use.
+
+    A writable open creates the lake and its tables if missing; a read-only open of a missing lake
+    raises LakeNotFound rather than creating an empty one.
+    """
+    lake_dir = Path(lake_dir).resolve()
+    catalog = lake_dir / CATALOG_FILE
+    if read_only and not catalog.exists():
+        raise LakeNotFound(f"no lake at {lake_dir} (run `newslake ingest --lake {lake_dir}` first)")
+    if not read_only:
+        (lake_dir / DATA_DIR).mkdir(parents=True, exist_ok=True)
+    con = _offline_connection()
+    options = "READ_ONLY" if read_only else f"DATA_PATH {_sql_string(str(lake_dir / DATA_DIR))}"
+    con.execute(f"ATTACH {_sql_string('ducklake:sqlite:' + str(catalog))} AS lake ({options})")
+    if not read_only:
+        _ensure_tables(con)
+    con.execute("USE lake")
+    return con
+
+
+def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake'").fetchall()}
+    missing = [name for name in TABLES if name not in existing]
+    if not missing:
+        return
+    con.execute("BEGIN")
+    # Rows go to Parquet, never into the catalog: the lake's data stays readable as plain files.
+    con.execute("CALL lake.set_option('data_inlining_row_limit', 0)")
+    for name in missing:
+        con.register("empty_table", TABLES[name].empty_table())
+        con.execute(f"CREATE TABLE IF NOT EXISTS lake.{name} AS SELECT * FROM empty_table WITH NO DATA")
+        con.unregister("empty_table")
+    con.execute("COMMIT")
+
+
+def commit_batch(
+    con: duckdb.DuckDBPyConnection,
+    rows: dict[str, pa.Table],
+    touched_files: pa.Table | None = None,
+    *,
+    run_id: str,
+    batch: int,
+) -> int | None:
+    """Write every table of one batch in ONE DuckLake transaction; return its snapshot id.
+
+    `rows` maps table names to Arrow tables built with tasks.schema; `touched_files` lists files whose
+    content is unchanged but whose mtime moved. Either all of it lands or none of it does. Returns
+    None when there was nothing to write.
+    """
+    rows = {name: table for name, table in rows.items() if table.num_rows}
+    if not rows and (touched_files is None or touched_files.num_rows == 0):
+        return None
+    commit_info = json.dumps({"run_id": run_id, "batch": batch})
+    con.execute("BEGIN")
+    try:
+        for name, table in rows.items():
+            if table.schema != TABLES[name]:
+                raise ValueError(f"batch for {name} does not match its schema")
+            con.register("batch_rows", table)
+            con.execute(f"INSERT INTO lake.{name} BY NAME SELECT * FROM batch_rows")
+            con.unregister("batch_rows")
+        if touched_files is not None and touched_files.num_rows:
+            con.register("batch_touched", touched_files)
+            con.execute(sql.load("refresh_mtimes"))
+            con.unregister("batch_touched")
+        con.execute("CALL lake.set_commit_message('newslake', 'ingest batch', extra_info => ?)", [commit_info])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return con.execute(sql.load("snapshot_of_commit"), {"commit_info": commit_info}).fetchone()[0]

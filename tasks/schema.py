@@ -1,0 +1,97 @@
+"""The lake's tables, defined once as Arrow schemas.
+
+The same schemas build every batch (so a batch can never drift from its table) and create the
+tables (DuckDB maps list<string> to VARCHAR[] and timestamp[us, UTC] to TIMESTAMPTZ). Column names
+are the public data contract of DESIGN.md: add columns freely, rename only with a note.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+ARTICLES = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("title", pa.string()),
+        ("dek", pa.string()),
+        ("alt_title", pa.string()),
+        ("authors", pa.list_(pa.string())),
+        ("outlet", pa.string()),
+        ("published_at", UTC_TIMESTAMP),
+        ("body", pa.string()),
+        ("image_caption", pa.string()),
+        ("image_credit", pa.string()),
+        ("topic", pa.string()),
+        ("word_count", pa.int32()),
+        ("language", pa.string()),
+        ("format", pa.string()),
+        ("source_path", pa.string()),
+        ("file_sha256", pa.string()),
+        ("run_id", pa.string()),
+        ("ingested_at", UTC_TIMESTAMP),
+    ]
+)
+
+ENTITIES = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("text", pa.string()),
+        ("name", pa.string()),
+        ("label", pa.string()),
+        ("start_char", pa.int32()),
+        ("end_char", pa.int32()),
+    ]
+)
+
+SOURCES = pa.schema([("article_id", pa.string()), ("source", pa.string())])
+
+DUPLICATES = pa.schema(
+    [
+        ("source_path", pa.string()),
+        ("file_sha256", pa.string()),
+        ("article_id", pa.string()),
+        ("method", pa.string()),  # "exact" | "near"
+        ("similarity", pa.float64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+FILES = pa.schema(
+    [
+        ("path", pa.string()),  # relative to the inbox
+        ("sha256", pa.string()),  # NULL only for files that could not be read
+        ("size", pa.int64()),
+        ("mtime_ns", pa.int64()),  # with path and size, lets an unchanged folder skip hashing
+        ("status", pa.string()),  # "ingested" | "duplicate" | "rejected"
+        ("reason", pa.string()),
+        ("article_id", pa.string()),
+        ("run_id", pa.string()),
+        ("seen_at", UTC_TIMESTAMP),
+    ]
+)
+
+RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("flow", pa.string()),
+        ("started_at", UTC_TIMESTAMP),
+        ("finished_at", UTC_TIMESTAMP),
+        ("status", pa.string()),  # "running" | "completed" | "failed"
+        ("files_seen", pa.int64()),
+        ("articles_new", pa.int64()),
+        ("duplicates", pa.int64()),
+        ("rejected", pa.int64()),
+        ("snapshot_id", pa.int64()),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "articles": ARTICLES,
+    "entities": ENTITIES,
+    "sources": SOURCES,
+    "duplicates": DUPLICATES,
+    "files": FILES,
+    "runs": RUNS,
+}

@@ -1,0 +1,45 @@
+"""Shared fixtures: one Prefect test harness for the whole session, temp lakes and inboxes.
+
+Everything is real: a DuckLake in a temp folder, the spaCy model, Prefect's engine and a temporary
+Prefect server. The fixtures used here ship in tests/fixtures, so a fresh clone needs nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Prefect's home must be settled before Prefect is first imported.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="newslake-prefect-home-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED = Path(__file__).parent.parent / "seeds" / "000_0c9d4e5cefc4f513.txt"
+BBC = FIXTURES / "bbc"
+BBC_DUPLICATE_PAIR = ("tech_004.txt", "tech_063.txt")  # byte-identical in the BBC corpus
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    """The seed article plus 33 BBC articles (one byte-identical pair)."""
+    folder = tmp_path / "inbox"
+    shutil.copytree(BBC, folder / "bbc")
+    shutil.copy(SEED, folder / SEED.name)
+    return folder
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lake"

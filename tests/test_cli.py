@@ -1,0 +1,109 @@
+"""The `newslake` command line: its contract (commands, options, formats, exit codes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from newslake.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def ingested_lake(inbox, lake_dir, prefect_harness):
+    result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(lake_dir)])
+    assert result.exit_code == 0, result.output
+    return lake_dir
+
+
+def test_cli_ingest_prints_summary(inbox, lake_dir, prefect_harness):
+    result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(lake_dir)])
+    assert result.exit_code == 0, result.output
+    assert "new articles      33" in result.output
+    assert "duplicates        1 (1 exact)" in result.output
+    assert "rejected          0" in result.output
+
+
+def test_cli_ingest_reads_environment(inbox, lake_dir, prefect_harness, monkeypatch):
+    monkeypatch.setenv("NEWSLAKE_SEEDS", str(inbox))
+    monkeypatch.setenv("NEWSLAKE_LAKE", str(lake_dir))
+    result = runner.invoke(app, ["ingest"])
+    assert result.exit_code == 0, result.output
+    assert (lake_dir / "catalog.sqlite").exists()
+
+
+def test_cli_ingest_missing_inbox_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["ingest", "--seeds", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "table"])
+def test_cli_sql_formats(ingested_lake, fmt):
+    result = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "--format", fmt,
+                                 "SELECT title, authors FROM articles WHERE outlet = 'Newser'"])
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert json.loads(result.output) == [
+            {"title": "Russian Military Chiefs Aren't Taking Calls From US", "authors": ["Rob Quinn"]}]
+    elif fmt == "csv":
+        assert result.output.splitlines()[0] == "title,authors"
+    else:
+        assert "Russian Military Chiefs" in result.output and "(1 rows)" in result.output
+
+
+@pytest.mark.parametrize("table", ["articles", "entities", "sources", "duplicates", "files", "runs"])
+def test_cli_sql_contract_tables_unqualified(ingested_lake, table):
+    result = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "--format", "json",
+                                 f"SELECT count(*) AS n FROM {table}"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["n"] > 0
+
+
+def test_cli_sql_is_read_only(ingested_lake):
+    result = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "DELETE FROM articles"])
+    assert result.exit_code == 1
+    assert "read-only" in result.output
+    count = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "-f", "json", "SELECT count(*) AS n FROM articles"])
+    assert json.loads(count.output)[0]["n"] == 33
+
+
+def test_cli_sql_bad_query_is_one_clear_error(ingested_lake):
+    result = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "SELEC nonsense"])
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_cli_sql_missing_lake(tmp_path):
+    result = runner.invoke(app, ["sql", "--lake", str(tmp_path / "none"), "SELECT 1"])
+    assert result.exit_code == 1 and "no lake" in result.output
+    assert not (tmp_path / "none").exists()
+
+
+def test_connect_gives_unqualified_names(ingested_lake):
+    import newslake
+
+    con = newslake.connect(lake=ingested_lake)
+    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 33
+
+
+COMMANDS = [info.name or info.callback.__name__ for info in app.registered_commands]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_cli_every_command_documents_an_example(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example: newslake " + command in result.output
+
+
+def test_cli_help_does_not_import_heavy_modules():
+    code = ("import sys; from newslake.cli import app; "
+            "print(sorted(m for m in ('spacy', 'prefect', 'duckdb') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

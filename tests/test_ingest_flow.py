@@ -1,0 +1,163 @@
+"""The ingest flow end to end, through Prefect, on a real DuckLake."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BBC, BBC_DUPLICATE_PAIR, SEED
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def run_ingest(inbox: Path, lake: Path, **settings):
+    from flows.ingest import IngestSettings, ingest
+
+    return ingest(IngestSettings(seeds=inbox, lake=lake, **settings))
+
+
+def query(lake: Path, sql: str, params=None) -> list[tuple]:
+    import newslake
+
+    con = newslake.connect(lake)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def table_counts(lake: Path) -> dict[str, int]:
+    tables = ["articles", "entities", "sources", "duplicates", "files", "runs"]
+    return {t: query(lake, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+
+
+def test_ingest_accounts_for_every_file(inbox, lake_dir):
+    summary = run_ingest(inbox, lake_dir, batch_size=10)  # several batches, several commits
+    files = sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file())
+    recorded = query(lake_dir, "SELECT path, status FROM files ORDER BY path")
+    assert [p for p, _ in recorded] == files
+    assert summary.status == "completed"
+    assert summary.articles_new == len(files) - 1
+    assert summary.duplicates == 1 and summary.rejected == 0
+    duplicate = query(lake_dir, "SELECT source_path, method, similarity, article_id FROM duplicates")
+    assert duplicate[0][:3] == (f"bbc/{BBC_DUPLICATE_PAIR[1]}", "exact", 1.0)
+    canonical = query(lake_dir, "SELECT source_path FROM articles WHERE article_id = ?", [duplicate[0][3]])
+    assert canonical == [(f"bbc/{BBC_DUPLICATE_PAIR[0]}",)]
+
+
+def test_ingest_seed_fields_exact(inbox, lake_dir):
+    run_ingest(inbox, lake_dir)
+    row = query(lake_dir, """
+        SELECT title, dek, alt_title, authors, outlet, published_at, image_caption, image_credit, topic,
+               format, language, word_count, body
+        FROM articles WHERE source_path = ?""", [SEED.name])[0]
+    (title, dek, alt_title, authors, outlet, published_at, caption, credit, topic, fmt, language,
+     word_count, body) = row
+    assert title == "Russian Military Chiefs Aren't Taking Calls From US"
+    assert dek == "We must avoid a scenario of NATO and Russia sleepwalking into war"
+    assert alt_title == "Russian Military Leaders Aren't Taking Calls From Americans"
+    assert authors == ["Rob Quinn"] and outlet == "Newser"
+    assert published_at == datetime(2022, 3, 24, 11, 59, tzinfo=timezone.utc)
+    assert caption.startswith("A Ukrainian National guard soldier") and caption.endswith("March 16, 2022.")
+    assert credit == "AP Photo/Andrew Marienko"
+    assert topic == "Russia-Ukraine war" and fmt == "newser" and language == "en"
+    assert body.startswith("Despite the clear risk") and body.endswith("NATO neighbors.")
+    assert "(More" not in body and "Tap to" not in body
+    assert word_count == len(body.split())
+
+
+def test_ingest_seed_entities_and_sources(inbox, lake_dir):
+    run_ingest(inbox, lake_dir)
+    (article_id, body), = query(lake_dir, "SELECT article_id, body FROM articles WHERE source_path = ?", [SEED.name])
+    entities = query(lake_dir, "SELECT text, name, label, start_char, end_char FROM entities WHERE article_id = ?",
+                     [article_id])
+    assert all(body[start:end] == text for text, _, _, start, end in entities)
+    names = {(text, name) for text, name, label, _, _ in entities if label == "PERSON"}
+    assert ("Putin", "Vladimir Putin") in names
+    assert ("Stavridis", "James Stavridis") in names
+    people = {name for _, name, label, _, _ in entities if label == "PERSON"}
+    assert {"John Kirby", "Lloyd Austin", "Vladimir Putin", "Jens Stoltenberg"} <= people
+    sources = query(lake_dir, "SELECT source FROM sources WHERE article_id = ? ORDER BY source", [article_id])
+    assert sources == [("New York Times",), ("Washington Post",)]
+
+
+def test_ingest_rerun_adds_nothing_but_a_run(inbox, lake_dir):
+    run_ingest(inbox, lake_dir)
+    before = table_counts(lake_dir)
+    summary = run_ingest(inbox, lake_dir)
+    after = table_counts(lake_dir)
+    assert after == {**before, "runs": before["runs"] + 1}
+    assert summary.articles_new == 0 and summary.files_unchanged == summary.files_seen
+    runs = query(lake_dir, "SELECT status, articles_new, files_seen FROM runs ORDER BY started_at")
+    assert [r[0] for r in runs] == ["completed", "completed"]
+    assert runs[1][1] == 0
+
+
+def test_ingest_touched_file_is_rehashed_once_and_not_reingested(inbox, lake_dir):
+    run_ingest(inbox, lake_dir)
+    before = table_counts(lake_dir)
+    os.utime(inbox / SEED.name, ns=(1_000_000_000, 1_000_000_000))
+    run_ingest(inbox, lake_dir)
+    assert table_counts(lake_dir) == {**before, "runs": before["runs"] + 1}
+    summary = run_ingest(inbox, lake_dir)
+    assert summary.files_unchanged == summary.files_seen  # the new mtime was remembered
+
+
+def test_ingest_changed_content_is_processed_as_new(inbox, lake_dir):
+    run_ingest(inbox, lake_dir)
+    changed = inbox / "bbc" / "business_001.txt"
+    changed.write_text(changed.read_text() + "\nA late paragraph added by the editor.\n")
+    summary = run_ingest(inbox, lake_dir)
+    assert summary.articles_new == 1
+    rows = query(lake_dir, "SELECT count(*), count(DISTINCT sha256) FROM files WHERE path = 'bbc/business_001.txt'")
+    assert rows == [(2, 2)]
+
+
+def test_ingest_copy_in_later_run_is_exact_duplicate(inbox, lake_dir):
+    run_ingest(inbox, lake_dir)
+    shutil.copy(BBC / "business_001.txt", inbox / "copy-of-business-001.txt")
+    summary = run_ingest(inbox, lake_dir)
+    assert (summary.articles_new, summary.duplicates) == (0, 1)
+    status = query(lake_dir, "SELECT status FROM files WHERE path = 'copy-of-business-001.txt'")
+    assert status == [("duplicate",)]
+
+
+def test_ingest_run_row_and_snapshot(inbox, lake_dir):
+    summary = run_ingest(inbox, lake_dir)
+    (run_id, flow, status, seen, new, dups, rejected, snapshot_id, finished), = query(
+        lake_dir, "SELECT run_id, flow, status, files_seen, articles_new, duplicates, rejected, snapshot_id, "
+                  "finished_at FROM runs")
+    assert (run_id, flow, status) == (summary.run_id, "ingest", "completed")
+    assert (seen, new, dups, rejected) == (34, 33, 1, 0)
+    assert finished is not None
+    snapshots = query(lake_dir, "SELECT snapshot_id FROM lake.snapshots() WHERE commit_extra_info LIKE ?",
+                      [f'%{run_id}%'])
+    assert snapshot_id == max(s for s, in snapshots)
+
+
+def test_ingest_publishes_summary_artifact(inbox, lake_dir):
+    from prefect.artifacts import Artifact
+
+    summary = run_ingest(inbox, lake_dir)
+    artifact = Artifact.get("ingest-summary")
+    assert artifact is not None and summary.run_id in artifact.description
+    assert "new articles" in str(artifact.data)
+
+
+def test_ingest_rejects_bad_files_and_goes_on(inbox, lake_dir):
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (inbox / "headline-only.txt").write_text("Just a headline\n")
+    os.symlink("/etc/passwd", inbox / "escape.txt")
+    summary = run_ingest(inbox, lake_dir)
+    assert summary.status == "completed" and summary.articles_new == 33
+    rejected = dict(query(lake_dir, "SELECT path, reason FROM files WHERE status = 'rejected'"))
+    assert set(rejected) == {"empty.txt", "image.txt", "headline-only.txt", "escape.txt"}
+    assert rejected["empty.txt"] == "empty"
+    assert rejected["headline-only.txt"] == "no body"
+    assert rejected["escape.txt"].startswith("outside inbox")
+    assert rejected["image.txt"].startswith("binary")
