@@ -76,11 +76,14 @@ def _magic_reason(data: bytes) -> str:
 def _decode_with_bom(data: bytes) -> tuple[str, str] | None:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
+            payload = data[len(bom):]
+            if encoding == "utf-8-sig":
+                # The BOM declares UTF-8, so a corrupt byte is corruption, not another encoding.
+                return _strip_control_chars(payload.decode("utf-8", "replace")), encoding
             try:
-                text = data[len(bom):].decode(encoding.removesuffix("-sig"))
+                return _strip_control_chars(payload.decode(encoding)), encoding
             except UnicodeDecodeError:
                 raise Rejected("binary") from None
-            return _strip_control_chars(text), encoding
     return None
 
 

@@ -213,14 +213,20 @@ def _parse_photo_block(block: Sequence[str]) -> tuple[str | None, str | None, st
     and the body: an alternate headline, then a caption ending in a parenthesized credit."""
     if not block:
         return None, None, None
+    for index, line in enumerate(block):
+        caption, credit = _split_photo_credit(line)
+        if credit is not None:
+            return (_clean_line(block[0]) or None) if index else None, caption, credit
     if len(block) == 1:
-        # One line: a caption if it carries a credit or reads as a sentence, else a headline.
-        caption, credit = _split_photo_credit(block[0])
-        if credit is not None or (caption or "").endswith("."):
-            return None, caption, credit
-        return caption, None, None
-    caption, credit = _split_photo_credit(" ".join(block[1:]))
-    return _clean_line(block[0]) or None, caption, credit
+        # One line with no credit: Newser headlines are Title Case, captions are sentences.
+        line = _clean_line(block[0])
+        return (line, None, None) if _is_title_case(line) else (None, line, None)
+    return _clean_line(block[0]) or None, _clean_line(block[1]) or None, None
+
+
+def _is_title_case(line: str) -> bool:
+    words = [word for word in line.split() if len(word) > 3 and word[0].isalpha()]
+    return bool(words) and sum(word[0].isupper() for word in words) >= 0.8 * len(words)
 
 
 def _split_photo_credit(raw_caption: str) -> tuple[str | None, str | None]:

@@ -109,6 +109,10 @@ def test_decode_utf8_with_few_invalid_bytes_uses_replacement():
     assert "\u00e2\u20ac" not in text  # no cp1252 mojibake of the curly quotes
 
 
+def test_decode_utf8_bom_with_invalid_byte_uses_replacement():
+    assert decode_bytes(b"\xef\xbb\xbfCaf\xe9 ok") == ("Caf\ufffd ok", "utf-8-sig")
+
+
 def test_decode_utf8_truncated_mid_character():
     text, encoding = decode_bytes("It\u2019s cut off \u2019".encode()[:-1])
     assert (text, encoding) == ("It\u2019s cut off \ufffd", "utf-8")

@@ -289,6 +289,35 @@ def test_parse_newser_caption_and_credit(caption_line: str, caption: str, credit
     )  # fmt: skip
 
 
+ALT_AND_CAPTION = f"Alt Headline Here\nA caption for the photo.{NBSP}{NBSP} (AP Photo/Someone)"
+
+
+@pytest.mark.parametrize(
+    ("photo_block", "alt_title", "caption", "credit"),
+    [
+        ("Brisk Walking Adds Years, Researchers Say", "Brisk Walking Adds Years, Researchers Say", None, None),
+        ("Smoke rises over the hills north of Phoenix on Saturday.", None, "Smoke rises over the hills north of Phoenix on Saturday.", None),
+        ("Smoke rises over the hills", None, "Smoke rises over the hills", None),
+        ("A crew at work. (Getty Images/Scott Olson)", None, "A crew at work.", "Getty Images/Scott Olson"),
+        ("Alt Headline\nFirst photo. (AP Photo/One)\nSecond photo. (AP Photo/Two)", "Alt Headline", "First photo.", "AP Photo/One"),
+        ("Alt Headline\nA caption with no credit.", "Alt Headline", "A caption with no credit.", None),
+    ],
+    ids=["title-case-alone", "sentence-alone", "sentence-without-period", "credited-alone", "two-photos", "no-credit"],
+)
+def test_parse_newser_photo_block_shapes(photo_block: str, alt_title, caption, credit):
+    article = parse_document(newser_text().replace(ALT_AND_CAPTION, photo_block))
+    assert (article.alt_title, article.image_caption, article.image_credit) == (alt_title, caption, credit)
+    assert article.body == "First paragraph of the body.\n\nSecond paragraph of the body."
+
+
+def test_parse_newser_no_photo_block_and_no_blank_before_body():
+    long_paragraph = "A body paragraph that runs on well past any caption length. " * 12
+    text = newser_text().replace(ALT_AND_CAPTION + "\n", long_paragraph + "\n")
+    article = parse_document(text)
+    assert (article.alt_title, article.image_caption) == (None, None)
+    assert article.body.startswith(long_paragraph.strip())
+
+
 @pytest.mark.parametrize(
     "text",
     [
