@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 from dateutil import parser as date_parser
 from dateutil import tz
@@ -39,7 +39,9 @@ _QUOTE_CHARS = "'\"‘’“”"
 _BYLINE_SEPARATOR = re.compile(r",|&| and ")
 # Byline parts that name the outlet or a desk, not a person.
 _NOT_A_PERSON = re.compile(r"\b(?:Newser|Staff|Editors?|Wire Services?|Associated Press)\b", re.I)
-_POSTED_LINE = re.compile(r"Posted\s+(?P<when>.+?)(?:\s*[|•·,;]?\s*Updated\b.*)?")
+_POSTED_LINE = re.compile(
+    r"Posted\s+(?P<when>.*?\b\d{4}\b.*?)\s+(?P<zone>[A-Za-z]{1,5})(?:\s*[|•·,;]?\s*Updated\b.*)?"
+)
 _PHOTO_CREDIT = re.compile(r"(?P<caption>.*?)\s*\((?P<credit>[^()]+)\)")
 # What a photo credit says, to tell "(AP Photo/Evan Vucci)" from "(left)".
 _CREDIT_WORDS = re.compile(
@@ -71,8 +73,8 @@ _TZ_REGIONS = {
     "ET": "America/New_York", "CT": "America/Chicago", "MT": "America/Denver",
     "PT": "America/Los_Angeles",
 }  # fmt: skip
-_TZINFOS: dict[str, int | tz.tzfile] = {
-    **{name: hours * 3600 for name, hours in _TZ_OFFSET_HOURS.items()},
+_TIME_ZONES: dict[str, tzinfo] = {
+    **{name: timezone(timedelta(hours=hours)) for name, hours in _TZ_OFFSET_HOURS.items()},
     **{name: tz.gettz(region) for name, region in _TZ_REGIONS.items()},
 }
 
@@ -194,18 +196,19 @@ def _parse_byline_authors(byline: str) -> list[str]:
 
 
 def _parse_posted_line(line: str) -> datetime | None:
-    """ "Posted Mar 24, 2022 6:59 AM CDT" -> 2022-03-24 11:59 UTC; None when the date or its
-    zone cannot be read (a time without a zone is not placed on the timeline by guesswork)."""
+    """ "Posted Mar 24, 2022 6:59 AM CDT" -> 2022-03-24 11:59 UTC. None when the line lacks a
+    year or a known zone: a time is not placed on the timeline by guesswork."""
     match = _POSTED_LINE.fullmatch(line)
     if match is None:
         return None
+    zone = _TIME_ZONES.get(match["zone"].upper())
+    if zone is None:
+        return None
     try:
-        posted = date_parser.parse(match["when"], tzinfos=_TZINFOS)
+        posted = date_parser.parse(match["when"], ignoretz=True)
     except (ValueError, OverflowError):
         return None
-    if posted.tzinfo is None or posted.utcoffset() is None:
-        return None
-    return posted.astimezone(timezone.utc)
+    return posted.replace(tzinfo=zone).astimezone(timezone.utc)
 
 
 def _parse_photo_block(block: Sequence[str]) -> tuple[str | None, str | None, str | None]:

@@ -252,6 +252,9 @@ def test_parse_newser_byline_authors(byline: str, authors: list[str]):
         ("Posted Mar 24, 2022 6:59 AM CDT | Updated Mar 24, 2022 9:12 AM CDT", utc(2022, 3, 24, 11, 59)),
         ("Posted Mar 24, 2022 6:59 AM", None),  # no zone: not placed on the timeline by guesswork
         ("Posted a while ago", None),
+        ("Posted 6:59 AM CDT", None),  # no date: not today's date by default
+        ("Posted Mar 24, 2022 6:59 AM XYZ", None),
+        ("Posted Mar 24, 2022 6:59 AM cdt", utc(2022, 3, 24, 11, 59)),
     ],
 )
 def test_parse_newser_posted_line(posted: str, published_at: datetime | None):
