@@ -22,7 +22,7 @@ _MAX_TITLE_CHARS = 300
 
 # --- HTML detection -------------------------------------------------------------------------
 _HTML_SNIFF_CHARS = 20_000
-_HTML_DOCUMENT_STARTS = ("<!doctype html", "<html", "<?xml")
+_HTML_DOCUMENT_STARTS = ("<!doctype html", "<html")
 _HTML_BLOCK_CLOSING_TAG = re.compile(
     r"</(?:html|head|body|title|p|div|article|section|main|header|footer|nav|aside"
     r"|h[1-6]|ul|ol|li|table|tr|td|blockquote|figure|script|style)\s*>",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -494,3 +496,18 @@ def test_parse_html_without_article_is_rejected(text: str):
 def test_parse_plain_text_mentioning_a_tag_is_not_html():
     text = "Why <p> tags matter\n\nWeb designers use the <p> element for paragraphs.\n"
     assert parse_document(text).format == "plain"
+
+
+def test_parse_non_html_does_not_import_trafilatura():
+    # trafilatura is a heavy import; only HTML files should pay for it.
+    script = (
+        "import sys; from tasks.parse import parse_document; "
+        f"parse_document(open({str(PARSE_FIXTURES / 'newser_seed.txt')!r}).read()); "
+        "parse_document('Title\\n\\nBody.'); "
+        "print('trafilatura' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    assert result.stdout.strip() == "False"
