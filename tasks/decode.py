@@ -6,6 +6,7 @@ C-level byte scans; charset-normalizer is only asked when the cheap rules cannot
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from tasks.records import Rejected
@@ -39,7 +40,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 
 # C0 controls that never occur in text (tab, newlines and form feed do), plus DEL.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
-_CONTROL_CHARS_TABLE = dict.fromkeys(_CONTROL_BYTES)
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 _C1_BYTES = bytes(range(0x80, 0xA0))
 
@@ -82,8 +83,11 @@ def _decode_with_bom(data: bytes) -> tuple[str, str] | None:
                 return _strip_control_chars(payload.decode("utf-8", "replace")), encoding
             try:
                 return _strip_control_chars(payload.decode(encoding)), encoding
-            except UnicodeDecodeError:
-                raise Rejected("binary") from None
+            except UnicodeDecodeError as error:
+                if error.reason != "truncated data":
+                    raise Rejected("binary") from None
+                # A file cut off mid-character is still text.
+                return _strip_control_chars(payload.decode(encoding, "replace")), encoding
     return None
 
 
@@ -150,7 +154,7 @@ def _decode_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
 
 def _strip_control_chars(text: str) -> str:
     """Drop stray control chars from decoded text; reject text made largely of them."""
-    cleaned = text.translate(_CONTROL_CHARS_TABLE)
+    cleaned = _CONTROL_CHARS.sub("", text)
     if text and (len(text) - len(cleaned)) / len(text) > _MAX_CONTROL_SHARE:
         raise Rejected("binary")
     return cleaned

@@ -97,6 +97,12 @@ def test_decode_utf16_without_bom(encoding: str):
     assert decode_bytes(text.encode(encoding)) == (text, encoding)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_decode_utf16_truncated_mid_character(encoding: str):
+    data = ("\ufeffCut off here").encode(encoding)[:-1]
+    assert decode_bytes(data) == ("Cut off her\ufffd", encoding)
+
+
 def test_decode_utf8_bom_stripped():
     assert decode_bytes(b"\xef\xbb\xbfHello") == ("Hello", "utf-8-sig")
 
