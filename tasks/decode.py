@@ -77,7 +77,7 @@ def _magic_reason(data: bytes) -> str:
 def _decode_with_bom(data: bytes) -> tuple[str, str] | None:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            payload = data[len(bom):]
+            payload = data[len(bom) :]
             if encoding == "utf-8-sig":
                 # The BOM declares UTF-8, so a corrupt byte is corruption, not another encoding.
                 return _strip_control_chars(payload.decode("utf-8", "replace")), encoding
@@ -167,7 +167,10 @@ def _decode_mostly_valid_utf8(data: bytes) -> str | None:
     invalid_count = text.count("\ufffd")
     non_ascii_count = len(text) - len(text.encode("ascii", "ignore"))
     valid_multibyte_count = non_ascii_count - invalid_count
-    if invalid_count / len(data) <= _MAX_INVALID_UTF8_SHARE and valid_multibyte_count >= invalid_count:
+    if (
+        invalid_count / len(data) <= _MAX_INVALID_UTF8_SHARE
+        and valid_multibyte_count >= invalid_count
+    ):
         return text
     return None
 

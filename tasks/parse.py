@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from dateutil import parser as date_parser
 from dateutil import tz
@@ -155,7 +155,8 @@ def _parse_newser(lines: Sequence[str], byline_index: int, posted_index: int) ->
     authors = _parse_byline_authors(lines[byline_index])
     published_at = _parse_posted_line(_clean_line(lines[posted_index]))
 
-    # After the Posted (and any Updated) line, up to the first blank line: alt headline, photo caption.
+    # After the Posted (and any Updated) line, up to the first blank line: the alt headline
+    # and the photo caption.
     photo_start = header_end
     while photo_start < len(lines) and lines[photo_start].strip().startswith("Updated "):
         photo_start += 1
@@ -208,7 +209,7 @@ def _parse_posted_line(line: str) -> datetime | None:
         posted = date_parser.parse(match["when"], ignoretz=True)
     except (ValueError, OverflowError):
         return None
-    return posted.replace(tzinfo=zone).astimezone(timezone.utc)
+    return posted.replace(tzinfo=zone).astimezone(UTC)
 
 
 def _parse_photo_block(block: Sequence[str]) -> tuple[str | None, str | None, str | None]:
@@ -259,7 +260,9 @@ def _pop_topic_marker(paragraphs: list[str]) -> str | None:
 
 def _is_app_boilerplate(line: str) -> bool:
     stripped = line.strip()
-    return bool(stripped) and _APP_BOILERPLATE_LINE.fullmatch(" ".join(stripped.split())) is not None
+    return (
+        bool(stripped) and _APP_BOILERPLATE_LINE.fullmatch(" ".join(stripped.split())) is not None
+    )
 
 
 def _strip_outer_quotes(line: str) -> str:

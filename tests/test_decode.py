@@ -48,7 +48,12 @@ def test_decode_fixture_encoding(fixture_name: str, expected_text: str, encoding
 
 @pytest.mark.parametrize(
     "fixture_name",
-    ["newser_seed.txt", "newser_seed_cp1252.txt", "newser_seed_utf16le_bom.txt", "newser_seed_utf16be_bom.txt"],
+    [
+        "newser_seed.txt",
+        "newser_seed_cp1252.txt",
+        "newser_seed_utf16le_bom.txt",
+        "newser_seed_utf16be_bom.txt",
+    ],
 )
 def test_decode_then_parse_seed_in_any_encoding(fixture_name: str):
     article = parse_document(decode_bytes((PARSE_FIXTURES / fixture_name).read_bytes())[0])
@@ -67,7 +72,10 @@ def test_decode_latin1_pound_sign():
 @pytest.mark.parametrize(
     ("data", "expected_text"),
     [
-        (b"He said \x93hello\x94 and \x91bye\x92 \x96 twice\x85", "He said \u201chello\u201d and \u2018bye\u2019 \u2013 twice\u2026"),
+        (
+            b"He said \x93hello\x94 and \x91bye\x92 \x96 twice\x85",
+            "He said \u201chello\u201d and \u2018bye\u2019 \u2013 twice\u2026",
+        ),
         (b"It\x92s a \x80100 deal", "It\u2019s a \u20ac100 deal"),
     ],
     ids=["curly-quotes", "apostrophe-and-euro"],
@@ -78,7 +86,10 @@ def test_decode_cp1252_punctuation(data: bytes, expected_text: str):
 
 @pytest.mark.parametrize(
     "text",
-    ["Caf\u00e9 M\u00fcller na\u00efve r\u00e9sum\u00e9", "Prices rose to \u00a3600m this year.\n" * 40],
+    [
+        "Caf\u00e9 M\u00fcller na\u00efve r\u00e9sum\u00e9",
+        "Prices rose to \u00a3600m this year.\n" * 40,
+    ],
 )
 def test_decode_latin1_text(text: str):
     assert decode_bytes(text.encode("latin-1")) == (text, "iso-8859-1")
@@ -108,7 +119,9 @@ def test_decode_utf8_bom_stripped():
 
 
 def test_decode_utf8_with_few_invalid_bytes_uses_replacement():
-    data = ("The company\u2019s \u201cprofits\u201d rose. " * 20).encode() + b"\xff\xfe" + b" The end."
+    data = (
+        ("The company\u2019s \u201cprofits\u201d rose. " * 20).encode() + b"\xff\xfe" + b" The end."
+    )
     text, encoding = decode_bytes(data)
     assert encoding == "utf-8"
     assert "\u2019" in text and "\ufffd" in text
@@ -125,7 +138,9 @@ def test_decode_utf8_truncated_mid_character():
 
 
 def test_decode_cyrillic_legacy_code_page_falls_back_to_detection():
-    text = "Привет! Это тестовая статья о погоде в Москве. Завтра будет дождь и сильный ветер.\n" * 5
+    text = (
+        "Привет! Это тестовая статья о погоде в Москве. Завтра будет дождь и сильный ветер.\n"
+    ) * 5
     decoded, _ = decode_bytes(text.encode("cp1251"))
     assert decoded == text
 
@@ -157,7 +172,10 @@ def test_decode_nfc_normalized():
     [
         (b"Hello\x00 world\x00, this is text.\n", "Hello world, this is text.\n"),
         (b"A long article body. " * 50 + b"\x00\x00\x00", "A long article body. " * 50),
-        ("Stray\x00 NUL beside a curly\u2019s quote".encode(), "Stray NUL beside a curly\u2019s quote"),
+        (
+            "Stray\x00 NUL beside a curly\u2019s quote".encode(),
+            "Stray NUL beside a curly\u2019s quote",
+        ),
     ],
     ids=["short", "trailing-nuls", "with-utf8"],
 )
@@ -174,8 +192,22 @@ def test_decode_empty():
 
 @pytest.mark.parametrize(
     "data",
-    [b" ", b"\n\n\n", b" \t\r\n ", "\u00a0\u2003\n".encode(), "\ufeff  \n".encode(), b"\xef\xbb\xbf\n"],
-    ids=["space", "newlines", "mixed", "unicode-spaces", "bom-char-then-spaces", "bom-then-newline"],
+    [
+        b" ",
+        b"\n\n\n",
+        b" \t\r\n ",
+        "\u00a0\u2003\n".encode(),
+        "\ufeff  \n".encode(),
+        b"\xef\xbb\xbf\n",
+    ],
+    ids=[
+        "space",
+        "newlines",
+        "mixed",
+        "unicode-spaces",
+        "bom-char-then-spaces",
+        "bom-then-newline",
+    ],
 )
 def test_decode_only_whitespace(data: bytes):
     assert rejection_reason(data) == "only whitespace"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,13 +25,13 @@ def read_fixture(name: str) -> str:
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # --- Newser: the seed, field by field -------------------------------------------------------
 
 SEED_BODY_START = "Despite the clear risk of escalation"
-SEED_BODY_END = "could have \"dire consequences\" for its NATO neighbors."
+SEED_BODY_END = 'could have "dire consequences" for its NATO neighbors.'
 
 SEED_FIELDS = {
     "format": "newser",
@@ -76,7 +76,8 @@ def test_parse_newser_seed_body_is_the_three_paragraphs(seed_article: Article):
 
 
 @pytest.mark.parametrize(
-    "leftover", ["(More", "stories.)", "Get the news faster", "Tap to", "Home Screen", NBSP, "\n\n\n"]
+    "leftover",
+    ["(More", "stories.)", "Get the news faster", "Tap to", "Home Screen", NBSP, "\n\n\n"],
 )
 def test_parse_newser_seed_body_has_no_leftover(seed_article: Article, leftover: str):
     assert leftover not in seed_article.body
@@ -185,9 +186,9 @@ NEWSER_VARIANTS = {
         image_credit="AP Photo/Gerry Broome",
         topic=None,
         body=(
-            "A state court on Tuesday blocked a new congressional map, saying it was drawn to favor "
-            "one party.\n\nThe ruling sends lawmakers back to redraw the lines before the spring "
-            "primary.\n\nAn appeal is expected."
+            "A state court on Tuesday blocked a new congressional map, saying it was drawn to "
+            "favor one party.\n\nThe ruling sends lawmakers back to redraw the lines before the "
+            "spring primary.\n\nAn appeal is expected."
         ),
     ),
 }
@@ -251,7 +252,10 @@ def test_parse_newser_byline_authors(byline: str, authors: list[str]):
         ("Posted Jan 3, 2022 6:59 AM CT", utc(2022, 1, 3, 12, 59)),
         ("Posted Jul 3, 2022 6:59 AM CT", utc(2022, 7, 3, 11, 59)),
         ("Posted Jul 3, 2022 6:59 AM PT", utc(2022, 7, 3, 13, 59)),
-        ("Posted Mar 24, 2022 6:59 AM CDT | Updated Mar 24, 2022 9:12 AM CDT", utc(2022, 3, 24, 11, 59)),
+        (
+            "Posted Mar 24, 2022 6:59 AM CDT | Updated Mar 24, 2022 9:12 AM CDT",
+            utc(2022, 3, 24, 11, 59),
+        ),
         ("Posted Mar 24, 2022 6:59 AM", None),  # no zone: not placed on the timeline by guesswork
         ("Posted a while ago", None),
         ("Posted 6:59 AM CDT", None),  # no date: not today's date by default
@@ -264,19 +268,26 @@ def test_parse_newser_posted_line(posted: str, published_at: datetime | None):
     assert article.format == "newser"
     assert article.published_at == published_at
     if published_at is not None:
-        assert article.published_at.tzinfo is timezone.utc
+        assert article.published_at.tzinfo is UTC
 
 
 def test_parse_newser_updated_line_is_not_the_alt_title():
     text = newser_text().replace("AM CDT\n", "AM CDT\nUpdated Mar 24, 2022 9:12 AM CDT\n")
     article = parse_document(text)
-    assert (article.alt_title, article.published_at) == ("Alt Headline Here", utc(2022, 3, 24, 11, 59))
+    assert (article.alt_title, article.published_at) == (
+        "Alt Headline Here",
+        utc(2022, 3, 24, 11, 59),
+    )
 
 
 @pytest.mark.parametrize(
     ("caption_line", "caption", "credit"),
     [
-        (f"A man waves.{NBSP}{NBSP} (AP Photo/Evan Vucci, File)", "A man waves.", "AP Photo/Evan Vucci, File"),
+        (
+            f"A man waves.{NBSP}{NBSP} (AP Photo/Evan Vucci, File)",
+            "A man waves.",
+            "AP Photo/Evan Vucci, File",
+        ),
         ("A man waves. (Getty Images/Scott Olson)", "A man waves.", "Getty Images/Scott Olson"),
         ("A man waves. (AP Photo)", "A man waves.", "AP Photo"),
         ("A man waves.", "A man waves.", None),
@@ -300,18 +311,54 @@ ALT_AND_CAPTION = f"Alt Headline Here\nA caption for the photo.{NBSP}{NBSP} (AP 
 @pytest.mark.parametrize(
     ("photo_block", "alt_title", "caption", "credit"),
     [
-        ("Brisk Walking Adds Years, Researchers Say", "Brisk Walking Adds Years, Researchers Say", None, None),
-        ("Smoke rises over the hills north of Phoenix on Saturday.", None, "Smoke rises over the hills north of Phoenix on Saturday.", None),
+        (
+            "Brisk Walking Adds Years, Researchers Say",
+            "Brisk Walking Adds Years, Researchers Say",
+            None,
+            None,
+        ),
+        (
+            "Smoke rises over the hills north of Phoenix on Saturday.",
+            None,
+            "Smoke rises over the hills north of Phoenix on Saturday.",
+            None,
+        ),
         ("Smoke rises over the hills", None, "Smoke rises over the hills", None),
-        ("A crew at work. (Getty Images/Scott Olson)", None, "A crew at work.", "Getty Images/Scott Olson"),
-        ("Alt Headline\nFirst photo. (AP Photo/One)\nSecond photo. (AP Photo/Two)", "Alt Headline", "First photo.", "AP Photo/One"),
-        ("Alt Headline\nA caption with no credit.", "Alt Headline", "A caption with no credit.", None),
+        (
+            "A crew at work. (Getty Images/Scott Olson)",
+            None,
+            "A crew at work.",
+            "Getty Images/Scott Olson",
+        ),
+        (
+            "Alt Headline\nFirst photo. (AP Photo/One)\nSecond photo. (AP Photo/Two)",
+            "Alt Headline",
+            "First photo.",
+            "AP Photo/One",
+        ),
+        (
+            "Alt Headline\nA caption with no credit.",
+            "Alt Headline",
+            "A caption with no credit.",
+            None,
+        ),
     ],
-    ids=["title-case-alone", "sentence-alone", "sentence-without-period", "credited-alone", "two-photos", "no-credit"],
+    ids=[
+        "title-case-alone",
+        "sentence-alone",
+        "sentence-without-period",
+        "credited-alone",
+        "two-photos",
+        "no-credit",
+    ],
 )
 def test_parse_newser_photo_block_shapes(photo_block: str, alt_title, caption, credit):
     article = parse_document(newser_text().replace(ALT_AND_CAPTION, photo_block))
-    assert (article.alt_title, article.image_caption, article.image_credit) == (alt_title, caption, credit)
+    assert (article.alt_title, article.image_caption, article.image_credit) == (
+        alt_title,
+        caption,
+        credit,
+    )
     assert article.body == "First paragraph of the body.\n\nSecond paragraph of the body."
 
 
@@ -342,7 +389,9 @@ def test_parse_newser_without_body_is_rejected(text: str):
 
 def test_parse_newser_boilerplate_glued_to_last_paragraph_is_removed():
     text = newser_text().rstrip("\n") + "\n" + BOILERPLATE
-    assert parse_document(text).body == "First paragraph of the body.\n\nSecond paragraph of the body."
+    assert (
+        parse_document(text).body == "First paragraph of the body.\n\nSecond paragraph of the body."
+    )
 
 
 def test_parse_newser_crlf_newlines():
@@ -386,7 +435,8 @@ def test_parse_plain_bbc_title_and_body(fixture_name: str):
 
 
 @pytest.mark.parametrize(
-    "field", ["dek", "alt_title", "outlet", "published_at", "image_caption", "image_credit", "topic"]
+    "field",
+    ["dek", "alt_title", "outlet", "published_at", "image_caption", "image_credit", "topic"],
 )
 def test_parse_plain_bbc_missing_field_is_none(field: str):
     assert getattr(parse_document(read_fixture("bbc_business_001.txt")), field) is None
@@ -459,7 +509,8 @@ def test_parse_html_body_has_no_markup_or_chrome(html_article: Article, leftover
 
 
 @pytest.mark.parametrize(
-    "field", ["dek", "alt_title", "outlet", "published_at", "image_caption", "image_credit", "topic"]
+    "field",
+    ["dek", "alt_title", "outlet", "published_at", "image_caption", "image_credit", "topic"],
 )
 def test_parse_html_missing_field_is_none(html_article: Article, field: str):
     assert getattr(html_article, field) is None
@@ -482,8 +533,9 @@ def test_parse_html_fragment_without_doctype():
     [
         "<!DOCTYPE html><html><head><title>Empty</title></head><body></body></html>",
         "<html><body><script>alert('only a script')</script></body></html>",
-        "<!doctype html><html><head><title>Menu</title></head><body><nav><ul><li><a href='/'>Home"
-        "</a></li><li><a href='/n'>News</a></li></ul></nav><footer>Copyright 2024</footer></body></html>",
+        "<!doctype html><html><head><title>Menu</title></head><body><nav><ul><li>"
+        "<a href='/'>Home</a></li><li><a href='/n'>News</a></li></ul></nav>"
+        "<footer>Copyright 2024</footer></body></html>",
     ],
     ids=["empty-body", "script-only", "navigation-only"],
 )
