@@ -250,6 +250,11 @@ for _canonical, *_aliases in (
     ("Boston Globe",),
     ("New York Post",),
     ("Daily Mail", "Mail"),
+    ("Mail on Sunday",),
+    ("Daily Express", "Sunday Express"),
+    ("Daily Mirror", "Mirror"),
+    ("Sunday Times",),
+    ("Radio Times",),
     ("Telegraph", "Daily Telegraph"),
     ("Independent",),
     ("Economist",),
@@ -302,11 +307,17 @@ del _canonical, _aliases, _alias
 # An ORG whose last word is one of these is an outlet too ("the Kansas City Star").
 _OUTLET_WORDS = frozenset(
     """times post news journal herald tribune gazette telegraph chronicle magazine radio
-    television tv mail express mirror observer inquirer examiner courier dispatch sentinel
-    ledger bulletin globe star daily weekly""".split()
+    television tv mirror observer inquirer examiner courier dispatch sentinel ledger bulletin
+    globe star daily weekly""".split()
+)
+# ... except these companies.
+_NOT_OUTLETS = frozenset(
+    {"deutsche post", "swiss post", "canada post", "australia post", "new zealand post"}
 )
 # Outlet names that are also everyday words: only counted when capitalised.
-_AMBIGUOUS_OUTLETS = frozenset({"hill", "mail", "independent", "insider", "atlantic", "slate"})
+_AMBIGUOUS_OUTLETS = frozenset(
+    {"hill", "mail", "mirror", "independent", "insider", "atlantic", "slate"}
+)
 # Broadcasters whose programmes and channels are named after them ("BBC Radio 4" -> "BBC").
 _BRANDS = frozenset({"bbc", "cnn", "nbc", "cbs", "abc", "npr", "pbs", "reuters"})
 
@@ -334,8 +345,21 @@ _BEFORE_RE = re.compile(
 _GENERIC_AFTER_RE = re.compile(r"\s+(?:reports|reported|writes|wrote)\s*(?:[.,;:!?)\"”]|$)")
 
 
+_DESCRIPTOR_RE = re.compile(
+    r"\s+(?:news\s+agency|agency|newspaper|magazine|network|website|channel|programme|program)$",
+    re.IGNORECASE,
+)
+
+
 def outlet_name(name: str, label: str) -> str | None:
-    """The canonical outlet an entity's canonical name refers to, or None if not an outlet."""
+    """The canonical outlet an entity's canonical name refers to, or None if not an outlet.
+
+    A trailing descriptor is ignored for the lookup: "Associated Press news agency",
+    "Times newspaper".
+    """
+    stripped = _DESCRIPTOR_RE.sub("", name)
+    if stripped != name and stripped.lower() in _OUTLETS:
+        name = stripped
     key = name.lower()
     canonical = _OUTLETS.get(key)
     if canonical is not None:
@@ -346,7 +370,7 @@ def outlet_name(name: str, label: str) -> str | None:
         first, _, rest = key.partition(" ")
         if rest and first in _BRANDS:
             return _OUTLETS[first]
-        if key.rsplit(" ", 1)[-1] in _OUTLET_WORDS:
+        if key.rsplit(" ", 1)[-1] in _OUTLET_WORDS and key not in _NOT_OUTLETS:
             return name
     return None
 

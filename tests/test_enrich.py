@@ -316,3 +316,32 @@ def test_outlet_name_examples(name, label, outlet):
 def test_enrich_bodies_sources(nlp, body, sources):
     [result] = enrich_bodies([body])
     assert result.sources == sources
+
+
+@pytest.mark.parametrize(
+    "name,outlet",
+    [
+        ("Associated Press news agency", "Associated Press"),
+        ("Reuters news agency", "Reuters"),
+        ("Guardian newspaper", "Guardian"),
+        ("Computeractive Magazine", "Computeractive Magazine"),
+        ("Royal Mail", None),
+        ("Deutsche Post", None),
+        ("American Express", None),
+        ("Jerusalem Post", "Jerusalem Post"),
+    ],
+)
+def test_outlet_name_descriptor(name, outlet):
+    assert outlet_name(name, "ORG") == outlet
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Royal Mail said deliveries would resume on Monday.",
+        "Michael Bloomberg said he would not run. Bloomberg said so again on Monday.",
+    ],
+)
+def test_enrich_bodies_sources_none(nlp, body):
+    [result] = enrich_bodies([body])
+    assert result.sources == []
