@@ -19,6 +19,9 @@ from tasks.records import Article, Rejected
 
 # A first line longer than this is a paragraph, not a headline.
 _MAX_TITLE_CHARS = 300
+# A body longer than any news article (~35,000 words) is a dump, a book or a log, not a story;
+# NER on it would also need gigabytes of memory (and spaCy refuses texts over 1,000,000 chars).
+MAX_BODY_CHARS = 200_000
 
 # --- HTML detection -------------------------------------------------------------------------
 _HTML_SNIFF_CHARS = 20_000
@@ -81,6 +84,13 @@ _TIME_ZONES: dict[str, tzinfo] = {
 
 def parse_document(text: str) -> Article:
     """Parse decoded text into an Article; raise Rejected when it holds no article body."""
+    article = _parse_layout(text)
+    if len(article.body) > MAX_BODY_CHARS:
+        raise Rejected(f"too long for an article ({len(article.body):,} characters > {MAX_BODY_CHARS:,} limit)")
+    return article
+
+
+def _parse_layout(text: str) -> Article:
     if _looks_like_html_document(text):
         return _parse_html(text)
     lines = text.splitlines()

@@ -23,7 +23,6 @@ from tasks.parse import parse_document
 from tasks.records import Article, FileRef, Rejected
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
-READ_CHUNK = 1 << 20
 
 
 @dataclass
@@ -37,8 +36,14 @@ class ReadResult:
     rejection: str | None = None
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f} MB"
+def human_size(size: int) -> str:
+    """A byte count as people read it: "63 MB", "20.4 MB", "64 KB", "900 bytes"."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale:
+            value = size / scale
+            number = f"{value:.0f}" if value >= 100 else f"{value:.1f}".removesuffix(".0")
+            return f"{number} {unit}"
+    return f"{size} bytes"
 
 
 def read_inside(root: Path, ref: FileRef, max_bytes: int) -> tuple[bytes, FileRef]:
@@ -65,11 +70,11 @@ def read_inside(root: Path, ref: FileRef, max_bytes: int) -> tuple[bytes, FileRe
         if not stat.S_ISREG(before.st_mode):
             raise Rejected("not a regular file")
         if before.st_size > max_bytes:
-            raise Rejected(f"too large ({_megabytes(before.st_size)} > {_megabytes(max_bytes)} limit)")
+            raise Rejected(f"too large ({human_size(before.st_size)} > {human_size(max_bytes)} limit)")
         data = handle.read(max_bytes + 1)
         after = os.fstat(fd)
     if len(data) > max_bytes:
-        raise Rejected(f"too large (over the {_megabytes(max_bytes)} limit)")
+        raise Rejected(f"too large (over the {human_size(max_bytes)} limit)")
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
         raise Rejected("changed while being read")
     return data, FileRef(ref.path, after.st_size, after.st_mtime_ns)
