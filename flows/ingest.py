@@ -19,8 +19,10 @@ from tasks.dedup import exact_dedup_task
 from tasks.discover import discover_task, known_files_task
 from tasks.enrich import enrich_task
 from tasks.lake import open_lake
+from tasks.progress import RunProgress
 from tasks.read import DEFAULT_MAX_FILE_BYTES, read_and_parse_task
 from tasks.runs import RunSummary, publish_run_artifacts, record_run_end_task, record_run_start_task
+from tasks.writer_lock import writer_lock
 
 FLOW_NAME = "ingest"
 
@@ -32,6 +34,10 @@ class IngestSettings(BaseModel):
     lake: Path = Field(Path("lake"), description="The DuckLake folder to write to")
     batch_size: int = Field(400, ge=1, description="Files per batch (one transaction each)")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, ge=1, description="Larger files are rejected unread")
+    # 0 for a one-shot run: whoever starts it has finished copying. Scheduled runs and the watcher,
+    # which may meet a file mid-write, set it above 0.
+    min_file_age_seconds: float = Field(0.0, ge=0, description="Files changed more recently are left for the next run")
+    writer_lock_timeout_seconds: float = Field(600.0, ge=0, description="How long to wait for another writer of the lake")
 
 
 def _utcnow() -> datetime:
@@ -41,15 +47,25 @@ def _utcnow() -> datetime:
 @flow(name=FLOW_NAME)
 def ingest(settings: IngestSettings = IngestSettings()) -> RunSummary:
     logger = get_run_logger()
+    # Held from discovery to the last commit: two runs must not both decide a file is new.
+    with writer_lock(settings.lake, settings.writer_lock_timeout_seconds,
+                     on_wait=lambda holder: logger.info("waiting for %s to finish writing the lake", holder)):
+        return _ingest_holding_writer_lock(settings, logger)
+
+
+def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
     summary = RunSummary(run_id=str(flow_run.id), started_at=_utcnow())
     con = open_lake(settings.lake)
     try:
         record_run_start_task(con, summary, FLOW_NAME)
         known = known_files_task(con)
-        scan = discover_task(settings.seeds, known)
+        scan = discover_task(settings.seeds, known, settings.min_file_age_seconds)
         summary.files_seen, summary.files_unchanged = scan.seen, scan.unchanged
         logger.info("%d files in %s, %d new or changed", scan.seen, settings.seeds, len(scan.candidates))
+        if scan.settling:
+            logger.info("%d files still being written, left for the next run", scan.settling)
         candidates = scan.candidates
+        progress = RunProgress(len(candidates), publish=len(candidates) > settings.batch_size)
         for batch_no, start in enumerate(range(0, len(candidates), settings.batch_size)):
             batch = candidates[start : start + settings.batch_size]
             results, touched = read_and_parse_task(settings.seeds, batch, known.contents, settings.max_file_bytes)
@@ -58,6 +74,7 @@ def ingest(settings: IngestSettings = IngestSettings()) -> RunSummary:
             rows = build_batch_rows(deduped, enrichments, run_id=summary.run_id, now=_utcnow())
             snapshot_id = commit_batch_task(con, rows, touched_table(touched), run_id=summary.run_id, batch=batch_no)
             summary.add_batch(deduped, enrichments, snapshot_id)
+            progress.advance_to(start + len(batch))
             logger.info("batch %d: %d new, %d duplicates, %d rejected", batch_no,
                         len(deduped.new), len(deduped.duplicates), len(deduped.rejected))
         summary.status = "completed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,15 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import sql
+from tasks.open_files import held_for_writing
 from tasks.records import FileRef
 from tasks.retry import retry_if_transient
 
 # Files a writer is still producing or an editor keeps beside the real one.
 TEMP_SUFFIXES = (".part", ".tmp", ".temp", ".crdownload", ".swp", ".swx", ".download", ".partial")
+# Files changed this recently are checked for a process still writing them (tasks.open_files);
+# older ones are not, which keeps the /proc pass off the path of a scan over a settled inbox.
+FRESH_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ def known_files(con: duckdb.DuckDBPyConnection) -> KnownFiles:
 class Scan:
     candidates: list[Candidate] = field(default_factory=list)
     unchanged: int = 0  # entries skipped because the lake already has them as they are
+    settling: int = 0  # new or changed files still being written: left, unrecorded, for the next run
 
     @property
     def seen(self) -> int:
@@ -124,14 +130,17 @@ def _classify(root: str, entry: os.DirEntry) -> tuple[os.stat_result, str | None
     return link_stat, None
 
 
-def scan_inbox(inbox: Path, known: set[tuple[str, int, int]]) -> Scan:
-    """Every file under `inbox` that the lake has not seen as it is now.
+def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: float = 0.0) -> Scan:
+    """Every file under `inbox` that the lake has not seen as it is now and that is complete.
 
     `known` holds (path, size, mtime_ns) of every file already recorded; paths are relative to the
-    inbox with forward slashes.
+    inbox with forward slashes. A file changed less than `min_file_age` seconds ago, or held open for
+    writing by a process we can see, is still being written: it is left for a later run, unrecorded.
     """
     root = os.path.realpath(inbox)
     scan = Scan()
+    now_ns = time.time_ns()
+    fresh: dict[str, Candidate] = {}
     for entry in _walk(root, root):
         classified = _classify(root, entry)
         if classified is None:
@@ -141,8 +150,20 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]]) -> Scan:
         ref = FileRef(path=rel, size=file_stat.st_size, mtime_ns=file_stat.st_mtime_ns)
         if (ref.path, ref.size, ref.mtime_ns) in known:
             scan.unchanged += 1
-        else:
-            scan.candidates.append(Candidate(ref, rejection))
+            continue
+        # ctime too: a copy that keeps the original mtime (cp -p) still moves ctime while writing.
+        age = (now_ns - max(file_stat.st_mtime_ns, file_stat.st_ctime_ns)) / 1e9
+        if rejection is None and age < min_file_age:
+            scan.settling += 1
+            continue
+        candidate = Candidate(ref, rejection)
+        if rejection is None and age < FRESH_SECONDS:
+            fresh[entry.path] = candidate
+        scan.candidates.append(candidate)
+    held = {fresh[path].ref.path for path in held_for_writing(fresh)}
+    if held:
+        scan.candidates = [c for c in scan.candidates if c.ref.path not in held]
+        scan.settling += len(held)
     return scan
 
 
@@ -153,5 +174,5 @@ def known_files_task(con: duckdb.DuckDBPyConnection) -> KnownFiles:
 
 
 @task(name="discover", cache_policy=NO_CACHE)
-def discover_task(inbox: Path, known: KnownFiles) -> Scan:
-    return scan_inbox(inbox, known.stats)
+def discover_task(inbox: Path, known: KnownFiles, min_file_age: float = 0.0) -> Scan:
+    return scan_inbox(inbox, known.stats, min_file_age)
