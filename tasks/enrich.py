@@ -460,13 +460,21 @@ def enrich_bodies(
 
     One ``nlp.pipe`` call (NER only) over the whole batch. With ``n_process > 1`` spaCy runs
     that many worker processes, but never more than there are CPUs available or batches of
-    ``batch_size`` bodies: a batch that fits in one ``batch_size`` runs in-process.
+    ``batch_size`` bodies: a batch that fits in one ``batch_size`` runs in-process. With
+    several workers, ``batch_size`` is an upper bound: batches are evened out so each worker
+    gets the same number of bodies.
     """
     if not bodies:
         return []
     nlp = load_nlp()
     n_batches = -(-len(bodies) // batch_size)
     n_process = max(1, min(n_process, n_batches, _available_cpus()))
+    if n_process > 1:
+        # spaCy deals batches to the workers in turn: make their number a multiple of the
+        # workers and their sizes equal, or one worker gets e.g. 128 of 200 bodies and the
+        # other 72 (batch_size 64), and the call waits for the busier one.
+        n_batches = -(-n_batches // n_process) * n_process
+        batch_size = -(-len(bodies) // n_batches)
     docs = nlp.pipe(bodies, n_process=n_process, batch_size=batch_size)
     return [enrich_doc(body, doc) for body, doc in zip(bodies, docs, strict=True)]
 
