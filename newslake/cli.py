@@ -114,3 +114,36 @@ def write_rows(columns: list[str], rows: list[tuple], format: OutputFormat) -> N
             table.add_row(*("" if v is None else str(v) for v in row))
         Console().print(table)
         typer.echo(f"({len(rows)} rows)")
+
+
+@app.command()
+def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
+          settle_seconds: float = typer.Option(0.5, min=0, help="A file unchanged this long (and not open for writing) is complete."),
+          rescan_seconds: float = typer.Option(180.0, min=1, help="Full rescan interval, events or not."),
+          batch_size: int = typer.Option(400, min=1, help="Files per batch (one lake transaction each).")) -> None:
+    """Watch the inbox and ingest files seconds after they land, until Ctrl-C or SIGTERM.
+
+    Works without a Prefect server: each run is a Prefect flow run in this process.
+
+    Example: newslake watch --seeds ./seeds --lake ./lake
+    """
+    if not seeds.is_dir():
+        fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
+    import logging
+
+    from newslake.environment import use_project_prefect_home
+
+    use_project_prefect_home()
+    from newslake.watch import WatchSettings, watch_inbox
+
+    # Prefect has configured the root logger by now; the watcher's own lines get a handler of their own.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s",
+                                           datefmt="%H:%M:%S"))
+    watch_logger = logging.getLogger("newslake.watch")
+    watch_logger.addHandler(handler)
+    watch_logger.setLevel(logging.INFO)
+    watch_logger.propagate = False
+    typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
+    watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), settle_seconds=settle_seconds,
+                              rescan_seconds=rescan_seconds, batch_size=batch_size))
