@@ -1,0 +1,153 @@
+"""Watching the inbox: files still being written wait, settled files are ingested once, and a real
+`newslake watch` process picks up dropped files within seconds and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from newslake.watch import PendingFiles
+from tasks.discover import scan_inbox
+from tasks.open_files import held_for_writing
+from tests.conftest import BBC, SEED
+
+NEWSLAKE = Path(sys.executable).parent / "newslake"
+WAIT_SECONDS = 60  # generous bound for a loaded CI machine; the latency itself is measured in bench/
+
+
+def lake_rows(lake: Path, query: str) -> list[tuple]:
+    """Rows from the lake, or [] while it does not exist yet or a writer holds the catalog."""
+    import duckdb
+
+    import newslake
+    from tasks.lake import LakeNotFound
+
+    try:
+        con = newslake.connect(lake)
+    except (LakeNotFound, duckdb.Error):
+        return []
+    try:
+        return con.execute(query).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+
+
+def wait_until(condition, timeout: float = WAIT_SECONDS) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("mode, held", [("w", True), ("a", True), ("r+", True), ("r", False)])
+def test_held_for_writing_by_open_mode(tmp_path, mode, held):
+    path = tmp_path / "article.txt"
+    path.write_text("Title\n\nBody.\n")
+    with open(path, mode):
+        assert held_for_writing([str(path)]) == ({str(path)} if held else set())
+    assert held_for_writing([str(path)]) == set()
+
+
+def test_scan_leaves_young_files_for_later(tmp_path):
+    (tmp_path / "a.txt").write_text("Title\n\nBody.\n")
+    young = scan_inbox(tmp_path, set(), min_file_age=0.5)
+    assert (young.candidates, young.settling) == ([], 1)
+    time.sleep(0.6)
+    settled = scan_inbox(tmp_path, set(), min_file_age=0.5)
+    assert [c.ref.path for c in settled.candidates] == ["a.txt"] and settled.settling == 0
+
+
+def test_scan_leaves_files_held_open_for_later(tmp_path):
+    with open(tmp_path / "a.txt", "w") as writer:
+        writer.write("Title\n\nFirst half.")
+        writer.flush()
+        held = scan_inbox(tmp_path, set())
+    assert (held.candidates, held.settling) == ([], 1)
+    assert len(scan_inbox(tmp_path, set()).candidates) == 1
+
+
+def test_pending_files_ready_once_settled_and_closed(tmp_path):
+    path = tmp_path / "a.txt"
+    pending = PendingFiles(settle_seconds=0.3)
+    with open(path, "w") as writer:
+        writer.write("part one")
+        writer.flush()
+        pending.add({str(path)})
+        assert pending.take_ready(time.time() + 1) == set()  # old enough, but still open
+    assert pending.take_ready(time.time()) == set()  # closed, but changed just now
+    assert pending.take_ready(time.time() + 1) == {str(path)}
+    assert pending.paths == set()
+
+
+def test_pending_files_forget_vanished_files(tmp_path):
+    pending = PendingFiles(settle_seconds=0)
+    pending.add({str(tmp_path / "gone.txt")})
+    assert pending.take_ready(time.time()) == set() and pending.paths == set()
+
+
+def test_flow_skips_file_held_open_then_ingests_it_whole(tmp_path, prefect_harness):
+    from flows.ingest import IngestSettings, ingest
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    text = SEED.read_text(encoding="utf-8")
+    with open(inbox / "slow.txt", "w", encoding="utf-8") as writer:
+        writer.write(text[: len(text) // 2])
+        writer.flush()
+        first = ingest(IngestSettings(seeds=inbox, lake=lake))
+        assert first.articles_new == 0 and lake_rows(lake, "SELECT count(*) FROM files") == [(0,)]
+        writer.write(text[len(text) // 2 :])
+    second = ingest(IngestSettings(seeds=inbox, lake=lake))
+    assert second.articles_new == 1
+    assert lake_rows(lake, "SELECT path, status, size FROM files") == [("slow.txt", "ingested", len(text.encode()))]
+
+
+def test_watch_process_ingests_drops_and_slow_writer_then_stops_on_sigterm(tmp_path):
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    # Its own PREFECT_HOME and no API URL: ephemeral mode, apart from this session's test harness.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    log = tmp_path / "watch.log"
+    with open(log, "wb") as out:
+        watcher = subprocess.Popen(
+            [str(NEWSLAKE), "watch", "--seeds", str(inbox), "--lake", str(lake)],
+            env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        # The initial run over the empty inbox creates the lake and records a run.
+        assert wait_until(lambda: lake_rows(lake, "SELECT count(*) FROM runs") == [(1,)]), log.read_text()
+        dropped = sorted(BBC.glob("*.txt"))[:3]
+        for path in dropped:
+            shutil.copy(path, inbox / path.name)
+        names = sorted(p.name for p in dropped)
+        assert wait_until(lambda: [r[0] for r in lake_rows(lake, "SELECT source_path FROM articles ORDER BY 1")] == names), log.read_text()
+
+        # A slow writer: half the file, a pause longer than the settle time with the file open, the rest.
+        text = SEED.read_text(encoding="utf-8")
+        with open(inbox / "slow.txt", "w", encoding="utf-8") as writer:
+            writer.write(text[: len(text) // 2])
+            writer.flush()
+            time.sleep(2.5)
+            writer.write(text[len(text) // 2 :])
+        assert wait_until(lambda: lake_rows(lake, "SELECT count(*) FROM files WHERE path = 'slow.txt'") == [(1,)]), log.read_text()
+        time.sleep(1.5)  # any second ingest of it would have happened by now
+        assert lake_rows(lake, "SELECT path, size, status FROM files WHERE path = 'slow.txt'") == [
+            ("slow.txt", len(text.encode()), "ingested")]
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        returncode = watcher.wait(timeout=30)
+    assert returncode == 0, log.read_text()
+    assert time.monotonic() - stopped_at < 10
+    assert "stopped after" in log.read_text()
