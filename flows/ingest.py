@@ -1,4 +1,4 @@
-"""The ingest flow: inbox -> discover -> read+parse -> exact dedup -> enrich -> commit, per batch.
+"""The ingest flow: inbox -> discover -> read+parse -> exact and near dedup -> enrich -> commit, per batch.
 
 Orchestration only: each step is a task from tasks/, a batch is a few hundred files (never a task
 per file), and each batch commits in one DuckLake transaction, so a crash leaves the lake as it was
@@ -19,6 +19,7 @@ from tasks.dedup import exact_dedup_task
 from tasks.discover import discover_task, known_files_task
 from tasks.enrich import enrich_task
 from tasks.lake import open_lake
+from tasks.near_dedup import NearDedupSettings, near_dedup_task
 from tasks.progress import RunProgress
 from tasks.read import DEFAULT_MAX_FILE_BYTES, read_and_parse_task
 from tasks.runs import RunSummary, publish_run_artifacts, record_run_end_task, record_run_start_task
@@ -38,6 +39,7 @@ class IngestSettings(BaseModel):
     # which may meet a file mid-write, set it above 0.
     min_file_age_seconds: float = Field(0.0, ge=0, description="Files changed more recently are left for the next run")
     writer_lock_timeout_seconds: float = Field(600.0, ge=0, description="How long to wait for another writer of the lake")
+    near_dedup: NearDedupSettings = Field(default_factory=NearDedupSettings, description="Near-duplicate thresholds")
 
 
 def _utcnow() -> datetime:
@@ -69,7 +71,7 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
         for batch_no, start in enumerate(range(0, len(candidates), settings.batch_size)):
             batch = candidates[start : start + settings.batch_size]
             results, touched = read_and_parse_task(settings.seeds, batch, known.contents, settings.max_file_bytes)
-            deduped = exact_dedup_task(con, results)
+            deduped = near_dedup_task(con, exact_dedup_task(con, results), settings.near_dedup)
             enrichments = enrich_task([result.article.body for result, _ in deduped.new])
             rows = build_batch_rows(deduped, enrichments, run_id=summary.run_id, now=_utcnow())
             snapshot_id = commit_batch_task(con, rows, touched_table(touched), run_id=summary.run_id, batch=batch_no)

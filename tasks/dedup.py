@@ -12,7 +12,8 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -22,6 +23,9 @@ from prefect.cache_policies import NO_CACHE
 import sql
 from tasks.read import ReadResult
 from tasks.retry import retry_if_transient
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
                          "«": '"', "»": '"', "–": "-", "—": "-", "‐": "-", "\u00a0": " "})
@@ -53,6 +57,8 @@ class Deduplicated:
     new: list[tuple[ReadResult, str]]  # (file, article_id): stories the lake does not have
     duplicates: list[DuplicateMark]
     rejected: list[ReadResult]
+    # article_id -> LSH band keys of a new story (tasks.near_dedup), committed with the article
+    band_keys: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def split_exact_duplicates(

@@ -72,6 +72,15 @@ FILES = pa.schema(
     ]
 )
 
+# The near-dedup LSH index (tasks/near_dedup.py): one row per band of each canonical article.
+MINHASH_BANDS = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("band", pa.int16()),  # 0..31 bands of the body's signature, 32..63 of its lead's
+        ("band_hash", pa.int64()),
+    ]
+)
+
 RUNS = pa.schema(
     [
         ("run_id", pa.string()),
@@ -93,5 +102,6 @@ TABLES: dict[str, pa.Schema] = {
     "sources": SOURCES,
     "duplicates": DUPLICATES,
     "files": FILES,
+    "minhash_bands": MINHASH_BANDS,
     "runs": RUNS,
 }
