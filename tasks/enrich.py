@@ -1,4 +1,4 @@
-"""Enrich article bodies with spaCy: entity mentions, canonical names, cited sources, counts, language.
+"""Enrich article bodies with spaCy: entities, canonical names, cited sources, counts, language.
 
 Plain functions first (testable without Prefect), one thin ``@task`` at the bottom.
 

@@ -172,7 +172,7 @@ def test_enrich_bodies_n_process_2_same_as_1(nlp):
 # --- language ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["de", "fr", "es"])
+@pytest.mark.parametrize("code", ["de", "fr", "es", "it", "pt", "nl"])
 def test_detect_language_paragraph(code):
     assert detect_language(fixture_text(f"{code}.txt")) == code
 
