@@ -147,3 +147,49 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
     typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
     watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), settle_seconds=settle_seconds,
                               rescan_seconds=rescan_seconds, batch_size=batch_size))
+
+
+@app.command()
+def runs(lake: Path = LakeOption,
+         limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs, newest first."),
+         format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format.")) -> None:
+    """List recent ingest runs from the lake: when, how long, counts, status.
+
+    Example: newslake runs --lake ./lake --limit 10
+    """
+    import duckdb
+
+    import sql
+    from tasks.lake import LakeNotFound, open_lake
+
+    try:
+        con = open_lake(lake, read_only=True)
+    except LakeNotFound as exc:
+        fail(str(exc))
+    try:
+        cursor = con.execute(sql.load("recent_runs"), {"limit": limit})
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        fail(str(exc), "The lake may be from an older newslake; `newslake sql \"DESCRIBE runs\"` shows its columns.")
+    finally:
+        con.close()
+    write_rows(columns, rows, format)
+
+
+@app.command()
+def maintain(lake: Path = LakeOption,
+             retention_days: float = typer.Option(7.0, min=0, help="Keep snapshots (time travel) this many days back.")) -> None:
+    """Compact the lake: merge small files, expire old snapshots, delete unreferenced files. No row is lost.
+
+    Example: newslake maintain --lake ./lake --retention-days 7
+    """
+    if not (lake / "catalog.sqlite").exists():
+        fail(f"no lake at {lake.resolve()}", "Pass --lake DIR, or run `newslake ingest` first.")
+    from newslake.environment import use_project_prefect_home
+
+    use_project_prefect_home()
+    from flows.maintenance import MaintenanceSettings, maintenance
+
+    report = maintenance(MaintenanceSettings(lake=lake.resolve(), retention_days=retention_days))
+    write_rows(["measure", "before", "after"], [tuple(row.values()) for row in report.rows()], OutputFormat.table)
