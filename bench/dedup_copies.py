@@ -171,12 +171,19 @@ COPY_KINDS: dict[str, Callable[[Story, random.Random], str]] = {
 }
 
 
-def mixed_paragraph_story(pool: list[Story], rng: random.Random, name: str) -> Story:
-    """A synthetic story that no one filed: sentences drawn from several stories of one category."""
+def synthetic_story(pool: list[Story], rng: random.Random, name: str, rewrite: float = 0.3) -> Story:
+    """A story no one filed, for a large synthetic history: sentences of several stories of one
+    category, shuffled, with `rewrite` of their words swapped for other words of the same sentences'
+    stories. Recombined sentences alone would recur in dozens of stories of a large history (the
+    corpus has ~25,000 sentences), which real news does not do; the rewrite makes them distinct
+    while keeping the corpus' words and their frequencies."""
     category = rng.choice(sorted({s.category for s in pool}))
     donors = rng.sample([s for s in pool if s.category == category], 6)
+    vocabulary = [w for d in donors for p in d.paragraphs for w in p.split()]
     sentences = list(itertools.chain.from_iterable(
         re.split(r"(?<=[.!?])\s+", rng.choice(d.paragraphs)) for d in donors))
     rng.shuffle(sentences)
-    paragraphs = [" ".join(sentences[i : i + 3]) for i in range(0, len(sentences), 3)]
+    rewritten = [" ".join(rng.choice(vocabulary) if rng.random() < rewrite else w for w in sentence.split())
+                 for sentence in sentences]
+    paragraphs = [" ".join(rewritten[i : i + 3]) for i in range(0, len(rewritten), 3)]
     return Story(f"{category}/{name}", donors[0].title, paragraphs)

@@ -48,6 +48,8 @@ LEAD_WORDS = 60  # the lead signature covers the first 60 words; its bands follo
 MINHASH_SEED = 1
 
 _WORD = re.compile(r"\w+")
+# Combines a shingle's word hashes as a polynomial (fixed: it is part of the index layout).
+_SHINGLE_MULTIPLIER = np.uint32(0x9E3779B1)
 
 
 class NearDedupSettings(BaseModel):
@@ -65,7 +67,7 @@ class NearDedupSettings(BaseModel):
 class Shingled:
     """A body as near dedup sees it: its shingle set and its LSH band keys (None when too short)."""
 
-    shingles: frozenset[bytes]
+    shingles: frozenset[int]
     band_keys: np.ndarray | None  # int64[2 * BANDS]: body bands, then lead bands
 
 
@@ -73,9 +75,29 @@ def words_of(body: str) -> list[str]:
     return _WORD.findall(normalize_body(body))
 
 
-def shingles_of(words: list[str]) -> frozenset[bytes]:
-    last = max(1, len(words) - SHINGLE_WORDS + 1)
-    return frozenset(" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(last))
+def shingle_hashes(words: list[str]) -> np.ndarray:
+    """32-bit hashes of the body's word 3-grams, in text order (one shingle if fewer words).
+
+    Words are hashed once with xxh32 and each shingle's hash is combined from its words' hashes with
+    an odd multiplier (order matters, wraps mod 2^32): building and hashing every shingle's string
+    costs three times as much, and MinHash mixes the values again (datasketch's affine32 scheme).
+    """
+    hashes = np.fromiter((xxhash.xxh32_intdigest(w.encode()) for w in words), np.uint32, len(words))
+    if len(hashes) < SHINGLE_WORDS:
+        return np.array([xxhash.xxh32_intdigest(" ".join(words).encode())], np.uint32)
+    last = len(hashes) - SHINGLE_WORDS + 1
+    combined = np.zeros(last, np.uint32)
+    for position in range(SHINGLE_WORDS):
+        combined = combined * _SHINGLE_MULTIPLIER + hashes[position : position + last]
+    return combined
+
+
+def shingle_set(body: str) -> frozenset[int]:
+    return frozenset(shingle_hashes(words_of(body)).tolist())
+
+
+def _identity(value: int) -> int:
+    return value
 
 
 def _band_keys(signatures: np.ndarray) -> np.ndarray:
@@ -86,26 +108,27 @@ def _band_keys(signatures: np.ndarray) -> np.ndarray:
     return keys.view(np.int64).reshape(len(signatures), BANDS)
 
 
-def _signatures(shingle_sets: list[list[bytes]]) -> np.ndarray:
-    minhashes = MinHash.bulk(shingle_sets, num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=xxhash.xxh32_intdigest)
+def _signatures(shingle_sets: list[list[int]]) -> np.ndarray:
+    # The values are shingle hashes already (see shingle_hashes), so MinHash takes them as they are.
+    minhashes = MinHash.bulk(shingle_sets, num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=_identity)
     return np.stack([m.hashvalues for m in minhashes]) if minhashes else np.empty((0, NUM_PERM), np.uint32)
 
 
 def shingle_bodies(bodies: list[str], min_words: int) -> list[Shingled]:
     """Shingles of every body, and band keys for those long enough to be near-deduplicated."""
     words = [words_of(body) for body in bodies]
-    shingles = [shingles_of(w) for w in words]
+    hashes = [shingle_hashes(w) for w in words]
     indexed = [i for i, w in enumerate(words) if len(w) >= min_words]
-    body_sigs = _signatures([list(shingles[i]) for i in indexed])
-    lead_sigs = _signatures([list(shingles_of(words[i][:LEAD_WORDS])) for i in indexed])
+    body_sigs = _signatures([hashes[i].tolist() for i in indexed])
+    lead_sigs = _signatures([hashes[i][: LEAD_WORDS - SHINGLE_WORDS + 1].tolist() for i in indexed])
     keys = np.hstack([_band_keys(body_sigs), _band_keys(lead_sigs)])
     band_keys: list[np.ndarray | None] = [None] * len(bodies)
     for row, i in enumerate(indexed):
         band_keys[i] = keys[row]
-    return [Shingled(s, k) for s, k in zip(shingles, band_keys)]
+    return [Shingled(frozenset(h.tolist()), k) for h, k in zip(hashes, band_keys)]
 
 
-def similarity(a: frozenset[bytes], b: frozenset[bytes]) -> tuple[float, float]:
+def similarity(a: frozenset[int], b: frozenset[int]) -> tuple[float, float]:
     """(Jaccard, containment) of two shingle sets; containment is overlap over the smaller set."""
     shared = len(a & b)
     return shared / (len(a) + len(b) - shared), shared / min(len(a), len(b))
@@ -145,12 +168,17 @@ def split_near_duplicates(
     from_history = history(band_key_table(indexed)) if indexed else {}
 
     out = Deduplicated(new=[], duplicates=list(batch.duplicates), rejected=list(batch.rejected))
+    history_shingles: dict[str, frozenset[int]] = {}
+    for rows in from_history.values():
+        for article_id, body in rows:
+            if article_id not in history_shingles:
+                history_shingles[article_id] = shingle_set(body)
     batch_canonicals: dict[tuple[int, int], list[int]] = {}  # (band, key) -> batch items kept as new
     for i, ((result, article_id), item) in enumerate(zip(batch.new, shingled)):
         if item.band_keys is None:
             out.new.append((result, article_id))
             continue
-        candidates = [(cid, shingles_of(words_of(body))) for cid, body in from_history.get(i, [])]
+        candidates = [(cid, history_shingles[cid]) for cid, _ in from_history.get(i, [])]
         earlier = sorted({j for band, key in enumerate(item.band_keys.tolist())
                           for j in batch_canonicals.get((band, key), ())})
         candidates += [(batch.new[j][1], shingled[j].shingles) for j in earlier]
@@ -166,7 +194,7 @@ def split_near_duplicates(
 
 
 def _best_match(
-    shingles: frozenset[bytes], candidates: list[tuple[str, frozenset[bytes]]], settings: NearDedupSettings
+    shingles: frozenset[int], candidates: list[tuple[str, frozenset[int]]], settings: NearDedupSettings
 ) -> tuple[str, float] | None:
     """The verified candidate with the highest containment (earliest on ties), or None."""
     best: tuple[str, float] | None = None

@@ -1,0 +1,152 @@
+"""Near-duplicate detection: every kind of copy is caught, different stories on one subject are not.
+
+Fixtures in tests/fixtures/near: `original.txt` (a BBC story) and one copy of it per kind (made by
+bench/dedup_copies.py), plus two different BBC stories about the same charity single that share
+whole passages (`same_topic_a.txt`, `same_topic_b.txt`): the hardest negative in the corpus.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tasks import schema
+from tasks.dedup import Deduplicated, article_id_for
+from tasks.near_dedup import (
+    BANDS, NearDedupSettings, minhash_band_rows, shingle_bodies, shingle_set, similarity, split_near_duplicates,
+)
+from tasks.parse import parse_document
+from tasks.read import ReadResult
+from tasks.records import FileRef
+
+NEAR = Path(__file__).parent / "fixtures" / "near"
+COPY_KINDS = ["syndicated", "copy_edit", "trimmed", "rewrap"]
+
+
+def read_result(name: str, text: str | None = None) -> ReadResult:
+    text = (NEAR / name).read_text(encoding="utf-8") if text is None else text
+    return ReadResult(FileRef(name, len(text), 0), f"sha-{name}", article=parse_document(text))
+
+
+def batch_of(*results: ReadResult) -> Deduplicated:
+    return Deduplicated(new=[(r, article_id_for(r.article.body)) for r in results], duplicates=[], rejected=[])
+
+
+def history_of(*results: ReadResult):
+    """The lookup near dedup makes against the lake, answered from articles held in memory: those
+    sharing a band key with an item, as the SQL join does."""
+    bodies = [r.article.body for r in results]
+    keyed = [(article_id_for(b), b, s.band_keys) for b, s in zip(bodies, shingle_bodies(bodies, 1))]
+
+    def lookup(batch_keys: pa.Table) -> dict[int, list[tuple[str, str]]]:
+        found: dict[int, list[tuple[str, str]]] = {}
+        for item, band, key in zip(*(batch_keys[c].to_pylist() for c in ("item", "band", "band_hash"))):
+            for article_id, body, keys in keyed:
+                if keys[band] == key and (article_id, body) not in found.get(item, []):
+                    found.setdefault(item, []).append((article_id, body))
+        return found
+
+    return lookup
+
+
+def no_history(batch_keys: pa.Table) -> dict:
+    return {}
+
+
+@pytest.mark.parametrize("kind", COPY_KINDS)
+def test_near_copy_of_history_article_is_duplicate(kind):
+    original = read_result("original.txt")
+    out = split_near_duplicates(batch_of(read_result(f"{kind}.txt")), history_of(original))
+    assert out.new == [] and out.band_keys == {}
+    (mark,) = out.duplicates
+    assert (mark.file.ref.path, mark.article_id, mark.method) == (f"{kind}.txt", article_id_for(original.article.body), "near")
+    assert 0.8 <= mark.similarity <= 1.0
+
+
+@pytest.mark.parametrize("kind", COPY_KINDS)
+def test_near_copy_later_in_batch_is_duplicate_of_first(kind):
+    original, copy = read_result("original.txt"), read_result(f"{kind}.txt")
+    out = split_near_duplicates(batch_of(original, copy), no_history)
+    assert [r.ref.path for r, _ in out.new] == ["original.txt"]
+    assert [(m.file.ref.path, m.article_id, m.method) for m in out.duplicates] == [
+        (f"{kind}.txt", article_id_for(original.article.body), "near")]
+
+
+@pytest.mark.parametrize("via_history", [False, True])
+def test_near_same_topic_stories_stay_apart(via_history):
+    first, second = read_result("same_topic_a.txt"), read_result("same_topic_b.txt")
+    jaccard, containment = similarity(shingle_set(first.article.body), shingle_set(second.article.body))
+    assert jaccard > 0.3 and containment > 0.5  # they do share whole passages
+    batch = batch_of(second) if via_history else batch_of(first, second)
+    out = split_near_duplicates(batch, history_of(first) if via_history else no_history)
+    assert out.duplicates == [] and len(out.new) == len(batch.new)
+
+
+def test_near_short_texts_are_deduplicated_exactly_only():
+    text = "Short note\n\nThe council meets on Monday to vote on the new budget for the town centre.\n"
+    batch = batch_of(read_result("a.txt", text), read_result("b.txt", text.replace("Monday", "Tuesday")))
+    out = split_near_duplicates(batch, no_history)
+    assert len(out.new) == 2 and out.duplicates == [] and out.band_keys == {}
+
+
+def test_near_thresholds_are_settings():
+    original, copy = read_result("original.txt"), read_result("copy_edit.txt")
+    strict = NearDedupSettings(jaccard=0.99, containment=0.99)
+    out = split_near_duplicates(batch_of(copy), history_of(original), strict)
+    assert out.duplicates == [] and len(out.new) == 1
+
+
+def test_near_new_stories_carry_band_rows():
+    first, second = read_result("same_topic_a.txt"), read_result("same_topic_b.txt")
+    out = split_near_duplicates(batch_of(first, second), no_history)
+    rows = minhash_band_rows(out.band_keys)
+    assert rows.schema == schema.MINHASH_BANDS and rows.num_rows == 2 * 2 * BANDS
+    assert set(rows["article_id"].to_pylist()) == {article_id for _, article_id in out.new}
+    assert sorted(set(rows["band"].to_pylist())) == list(range(2 * BANDS))
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    ("one two three four five", "one two three four five", (1.0, 1.0)),
+    ("one two three four five", "one two three four", (2 / 3, 1.0)),  # trimmed: contained whole
+    ("one two three four five", "six seven eight nine ten", (0.0, 0.0)),
+])
+def test_near_similarity_of_shingle_sets(a, b, expected):
+    assert similarity(shingle_set(a), shingle_set(b)) == pytest.approx(expected)
+
+
+def lake_rows(lake: Path, sql: str) -> list[tuple]:
+    import newslake
+
+    con = newslake.connect(lake)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_near_copy_in_later_run_is_caught_against_history(tmp_path):
+    from flows.ingest import IngestSettings, ingest
+
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    for name in ("original.txt", "same_topic_a.txt", "same_topic_b.txt"):
+        shutil.copy(NEAR / name, inbox / name)
+    first = ingest(IngestSettings(seeds=inbox, lake=lake))
+    assert (first.articles_new, first.duplicates) == (3, 0)
+    entities_before = lake_rows(lake, "SELECT count(*) FROM entities")
+
+    shutil.copy(NEAR / "copy_edit.txt", inbox / "copy_edit.txt")
+    second = ingest(IngestSettings(seeds=inbox, lake=lake))
+    assert (second.articles_new, dict(second.duplicates_by_method)) == (0, {"near": 1})
+    assert lake_rows(lake, "SELECT count(*) FROM articles") == [(3,)]
+    assert lake_rows(lake, "SELECT count(*) FROM entities") == entities_before  # no NER for a duplicate
+    assert lake_rows(lake, "SELECT f.status, a.source_path FROM files AS f JOIN articles AS a USING (article_id) "
+                           "WHERE f.path = 'copy_edit.txt'") == [("duplicate", "original.txt")]
+    (method, similarity_value, canonical), = lake_rows(
+        lake, "SELECT d.method, d.similarity, a.source_path FROM duplicates AS d JOIN articles AS a USING (article_id)")
+    assert (method, canonical) == ("near", "original.txt") and similarity_value >= 0.8
+    assert lake_rows(lake, "SELECT count(DISTINCT article_id), count(*) FROM minhash_bands") == [(3, 3 * 2 * BANDS)]
