@@ -8,7 +8,7 @@ LAKE ?= lake
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: run test install ingest watch ui deploy worker bench clean
+.PHONY: run test install ingest watch ui deploy worker bench bench-dedup clean
 
 run: $(STAMP)  ## create the venv, install, ingest seeds/ into ./lake and print what happened
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
@@ -26,6 +26,12 @@ $(STAMP): pyproject.toml
 
 ingest: $(STAMP)
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
+
+CORPUS ?= ../shared/corpora/bbc
+
+bench-dedup: $(STAMP)  ## near dedup: precision/recall per kind of copy, and its cost beside NER
+	$(BIN)/python bench/dedup_eval.py --corpus $(CORPUS)
+	$(BIN)/python bench/dedup_cost.py --corpus $(CORPUS)
 
 clean:  ## remove the lake and Prefect's local history (keeps the venv)
 	rm -rf $(LAKE) .prefect
