@@ -7,6 +7,11 @@ SEEDS ?= seeds
 LAKE ?= lake
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+PREFECT_HOST ?= 127.0.0.1
+PREFECT_PORT ?= 4200
+POOL ?= newslake-local
+# deploy and worker talk to the server `make ui` starts; ingest and watch need none (ephemeral mode).
+deploy worker: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/api
 
 .PHONY: run test install ingest watch ui deploy worker bench bench-dedup clean
 
@@ -26,6 +31,19 @@ $(STAMP): pyproject.toml
 
 ingest: $(STAMP)
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
+
+watch: $(STAMP)  ## ingest files seconds after they land in $(SEEDS); no Prefect server needed
+	$(BIN)/newslake watch --seeds $(SEEDS) --lake $(LAKE)
+
+ui: $(STAMP)  ## Prefect server and UI on http://$(PREFECT_HOST):$(PREFECT_PORT), history in ./.prefect
+	$(BIN)/prefect server start --host $(PREFECT_HOST) --port $(PREFECT_PORT)
+
+deploy: $(STAMP)  ## with `make ui` running: create the work pool if missing, deploy all of prefect.yaml
+	$(BIN)/prefect work-pool inspect $(POOL) >/dev/null 2>&1 || $(BIN)/prefect work-pool create $(POOL) --type process
+	$(BIN)/prefect --no-prompt deploy --all
+
+worker: $(STAMP)  ## with `make ui` running: start scheduled runs from the work pool as local processes
+	$(BIN)/prefect worker start --pool $(POOL)
 
 CORPUS ?= ../shared/corpora/bbc
 
