@@ -61,6 +61,6 @@ class Enrichment:
     """What NLP adds to one article body."""
 
     entities: list[Entity]
-    sources: list[str]  # outlets the article cites, canonical names ("The Washington Post")
+    sources: list[str]  # outlets the article cites, canonical names ("Washington Post")
     word_count: int
     language: str | None  # ISO 639-1 code, None when the text is too short to tell
