@@ -8,6 +8,9 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
@@ -193,3 +196,32 @@ def maintain(lake: Path = LakeOption,
 
     report = maintenance(MaintenanceSettings(lake=lake.resolve(), retention_days=retention_days))
     write_rows(["measure", "before", "after"], [tuple(row.values()) for row in report.rows()], OutputFormat.table)
+
+
+@contextmanager
+def progress_bar(show_after_seconds: float = 2.0) -> Iterator[None]:
+    """A progress bar fed by the run's progress reports (tasks.progress), on a terminal only, and
+    only once the run has taken `show_after_seconds`: short runs print just their summary."""
+    if not sys.stdout.isatty():
+        yield
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from tasks.progress import listening
+
+    bar = Progress(TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+                   TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+    bar_task = bar.add_task("ingest", total=None)
+
+    def on_progress(done: int, total: int) -> None:
+        bar.update(bar_task, completed=done, total=total)
+
+    timer = threading.Timer(show_after_seconds, bar.start)
+    timer.daemon = True
+    timer.start()
+    try:
+        with listening(on_progress):
+            yield
+    finally:
+        timer.cancel()
+        bar.stop()
