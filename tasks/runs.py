@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -61,8 +61,19 @@ class RunSummary:
             self.snapshot_id = snapshot_id
 
 
-def record_run_start(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str) -> None:
-    con.execute(sql.load("run_start"), {"run_id": summary.run_id, "flow": flow, "started_at": summary.started_at})
+def record_run_start(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str) -> int:
+    """Record the run as running, and mark runs that died without finishing as crashed (the
+    caller holds the lake's writer lock, so any other run still `running` is dead). Returns how
+    many were marked."""
+    con.execute("BEGIN")
+    try:
+        crashed = con.execute(sql.load("mark_crashed_runs"), {"run_id": summary.run_id}).fetchone()[0]
+        con.execute(sql.load("run_start"), {"run_id": summary.run_id, "flow": flow, "started_at": summary.started_at})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return crashed
 
 
 def record_run_end(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
@@ -81,7 +92,9 @@ _RUN_WRITE = dict(cache_policy=NO_CACHE, retries=4, retry_delay_seconds=[1, 2, 4
 
 @task(name="record-run-start", **_RUN_WRITE)
 def record_run_start_task(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str) -> None:
-    record_run_start(con, summary, flow)
+    crashed = record_run_start(con, summary, flow)
+    if crashed:
+        get_run_logger().warning("%d earlier run(s) never finished: marked crashed in the run history", crashed)
 
 
 @task(name="record-run-end", **_RUN_WRITE)
