@@ -1,0 +1,137 @@
+"""Faults: transient errors are retried, permanent ones are contained.
+
+Real flow runs through Prefect on a real DuckLake. Faults are injected at our own seams (the
+`tasks.lake.commit_batch` wrapper as `tasks.commit` calls it, `tasks.read.parse_document`), or are
+real: the SQLite catalog locked by another process. The retries are read back from Prefect's
+task run state history.
+"""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+import tasks.commit
+import tasks.read
+from tasks.lake import CATALOG_FILE, open_lake
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+# DuckDB's SQLite catalog waits up to 5 s for a lock on its own; hold it longer so the commit
+# fails and Prefect's retry (1 s later, then waiting its own 5 s) has to succeed.
+LOCK_SECONDS = 6
+HOLD_EXCLUSIVE_LOCK = """
+import sqlite3, sys, time
+catalog = sqlite3.connect(sys.argv[1], isolation_level=None)
+catalog.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+catalog.execute("COMMIT")
+"""
+
+
+def run_ingest(inbox: Path, lake: Path, **settings):
+    from flows.ingest import IngestSettings, ingest
+
+    return ingest(IngestSettings(seeds=inbox, lake=lake, **settings))
+
+
+def query(lake: Path, sql: str, params=None) -> list[tuple]:
+    con = open_lake(lake, read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def state_names(run_id: str, task_name: str) -> list[list[str]]:
+    """The state history of each run of the task `task_name` in the flow run `run_id`."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
+
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=task_name)),
+        )
+        return [[s.name for s in sorted(client.read_task_run_states(t.id), key=lambda s: s.timestamp)]
+                for t in task_runs]
+
+
+def assert_lake_complete(lake: Path, articles: int) -> None:
+    (n, distinct), = query(lake, "SELECT count(*), count(DISTINCT article_id) FROM articles")
+    assert n == distinct == articles
+    (files, paths), = query(lake, "SELECT count(*), count(DISTINCT path) FROM files")
+    assert files == paths
+    assert query(lake, "SELECT count(*) FROM entities WHERE article_id NOT IN (SELECT article_id FROM articles)") == [(0,)]
+
+
+def fail_first_commit(monkeypatch, fault) -> list[int]:
+    """Make the first commit meet `fault()` (which may raise, or just set the scene) before it runs."""
+    real_commit, calls = tasks.commit.commit_batch, []
+
+    def commit_batch(*args, **kwargs):
+        calls.append(kwargs["batch"])
+        if len(calls) == 1:
+            fault()
+        return real_commit(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.commit, "commit_batch", commit_batch)
+    return calls
+
+
+def test_fault_catalog_locked_at_commit_is_retried(inbox, lake_dir, monkeypatch):
+    open_lake(lake_dir).close()
+    holders = []
+
+    def another_process_locks_the_catalog():
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_EXCLUSIVE_LOCK, str(lake_dir / CATALOG_FILE),
+                                   str(LOCK_SECONDS)], stdout=subprocess.PIPE, text=True)
+        holders.append(holder)
+        assert holder.stdout.readline().strip() == "locked"
+
+    calls = fail_first_commit(monkeypatch, another_process_locks_the_catalog)
+    summary = run_ingest(inbox, lake_dir)
+    assert holders[0].wait(timeout=30) == 0
+    assert summary.status == "completed" and summary.articles_new == 33
+    assert calls == [0, 0]  # the one batch, committed on the second attempt
+    assert_lake_complete(lake_dir, 33)
+    [history] = state_names(summary.run_id, "commit-batch")
+    assert "AwaitingRetry" in history and history[-1] == "Completed"
+
+
+def test_fault_disk_full_at_commit_is_retried(inbox, lake_dir, monkeypatch):
+    def disk_full():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    calls = fail_first_commit(monkeypatch, disk_full)
+    summary = run_ingest(inbox, lake_dir, batch_size=20)
+    assert summary.status == "completed" and summary.articles_new == 33
+    assert calls == [0, 0, 1]
+    assert_lake_complete(lake_dir, 33)
+    histories = state_names(summary.run_id, "commit-batch")
+    assert sorted("AwaitingRetry" in h for h in histories) == [False, True]
+    assert all(h[-1] == "Completed" for h in histories)
+
+
+def test_fault_parser_exception_rejects_only_that_file(inbox, lake_dir, monkeypatch):
+    weird = inbox / "weird.txt"
+    weird.write_text("A weird file\n\nWhose layout trips the parser over.\n")
+    real_parse = tasks.read.parse_document
+
+    def parse_document(text: str):
+        if "trips the parser" in text:
+            raise IndexError("list index out of range")
+        return real_parse(text)
+
+    monkeypatch.setattr(tasks.read, "parse_document", parse_document)
+    summary = run_ingest(inbox, lake_dir)
+    assert summary.status == "completed" and summary.articles_new == 33
+    assert query(lake_dir, "SELECT status, reason FROM files WHERE path = 'weird.txt'") == [
+        ("rejected", "parse error (IndexError: list index out of range)")]
+    assert_lake_complete(lake_dir, 33)
