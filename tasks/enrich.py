@@ -33,9 +33,11 @@ from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 
 from tasks.ner import EXCLUDE, MODEL, NerJob, RawEntity
 from tasks.records import Enrichment, Entity
+from tasks.retry import retry_unless_bug
 
 # Worker processes for nlp.pipe. Measured on the 2-core dev machine while otherwise idle, on
 # BBC bodies (words counted as in `word_count`), best of 2 runs:
@@ -495,8 +497,11 @@ def enrich_submitted(bodies: list[str], job: NerJob) -> list[Enrichment]:
     return [enrich_entities(body, raw) for body, raw in zip(bodies, job.entities(), strict=True)]
 
 
-@task(name="enrich", cache_policy=NO_CACHE)
+@task(name="enrich", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=retry_unless_bug)
 def enrich_task(bodies: list[str], job: NerJob) -> list[Enrichment]:
-    """Prefect task: waits for one batch's NER job and finishes its Enrichments. CPU-only, so no
-    retries."""
+    """Prefect task: waits for one batch's NER job and finishes its Enrichments. Retried when the
+    machine failed (memory, a worker that died), never for a bug; a retry runs NER in this process,
+    since the workers' job is spent and a dead worker is not replaced."""
+    if task_run.run_count > 1:
+        return enrich_bodies(bodies, n_process=1)
     return enrich_submitted(bodies, job)

@@ -50,9 +50,21 @@ def _worker(chunks: multiprocessing.Queue, results: multiprocessing.Queue, paren
             found = [[(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
                      for doc in nlp.pipe(bodies, batch_size=len(bodies))]
         except Exception as exc:  # reported to the caller, who fails the batch
-            results.put((key, None, f"{type(exc).__name__}: {exc}"))
+            results.put((key, None, (type(exc).__name__, str(exc))))
         else:
             results.put((key, found, None))
+
+
+class NerFailed(RuntimeError):
+    """NER failed in a worker process; `error_type` names the worker's exception (tasks.retry
+    tells a bug from a failure of the machine by it)."""
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(error_type, message)  # both in args, so it pickles back whole
+        self.error_type = error_type
+
+    def __str__(self) -> str:
+        return f"NER failed in a worker process: {self.args[0]}: {self.args[1]}"
 
 
 class NerJob:
@@ -101,12 +113,14 @@ class NerWorkers:
                 done_key, found, error = self._results.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 if not all(p.is_alive() for p in self._processes):
-                    raise RuntimeError("an NER worker process died (out of memory?)") from None
+                    raise NerFailed("WorkerDied", "an NER worker process died (out of memory?)") from None
                 continue
-            if error is not None:
-                raise RuntimeError(f"NER failed in a worker process: {error}")
-            self._done[done_key] = found
-        return self._done.pop(key)
+            # Kept by key: another chunk's error belongs to the job that waits for it.
+            self._done[done_key] = found if error is None else NerFailed(*error)
+        found = self._done.pop(key)
+        if isinstance(found, NerFailed):
+            raise found
+        return found
 
     def close(self) -> None:
         for _ in self._processes:

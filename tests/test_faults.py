@@ -135,3 +135,74 @@ def test_fault_parser_exception_rejects_only_that_file(inbox, lake_dir, monkeypa
     assert query(lake_dir, "SELECT status, reason FROM files WHERE path = 'weird.txt'") == [
         ("rejected", "parse error (IndexError: list index out of range)")]
     assert_lake_complete(lake_dir, 33)
+
+
+# --- NER ------------------------------------------------------------------------------------------
+
+
+def fail_ner(monkeypatch, error_type: str, failing_calls: set[int], in_process_too: bool) -> None:
+    """NER fails, as a worker reports it, on the given calls of the workers' path (1-based); the
+    in-process path a retry takes fails too if `in_process_too`."""
+    import tasks.enrich
+    from tasks.ner import NerFailed
+
+    real_submitted, calls = tasks.enrich.enrich_submitted, []
+
+    def enrich_submitted(bodies, job):
+        calls.append(len(bodies))
+        if len(calls) in failing_calls:
+            raise NerFailed(error_type, "simulated")
+        return real_submitted(bodies, job)
+
+    def enrich_bodies(bodies, **kwargs):
+        raise NerFailed(error_type, "simulated, again")
+
+    monkeypatch.setattr(tasks.enrich, "enrich_submitted", enrich_submitted)
+    if in_process_too:
+        monkeypatch.setattr(tasks.enrich, "enrich_bodies", enrich_bodies)
+
+
+def test_fault_ner_once_is_retried_and_batch_lands_with_entities(inbox, lake_dir, tmp_path, monkeypatch):
+    control = run_ingest(inbox, tmp_path / "control", batch_size=20)
+    fail_ner(monkeypatch, "MemoryError", failing_calls={1}, in_process_too=False)
+    summary = run_ingest(inbox, lake_dir, batch_size=20)
+    assert summary.status == "completed" and summary.articles_new == control.articles_new == 33
+    entities = "SELECT article_id, text, name, label, start_char, end_char FROM entities ORDER BY ALL"
+    assert query(lake_dir, entities) == query(tmp_path / "control", entities)
+    histories = state_names(summary.run_id, "enrich")
+    assert sorted(h.count("AwaitingRetry") for h in histories) == [0, 1]
+
+
+@pytest.mark.parametrize(("error_type", "retries"), [("MemoryError", 2), ("ValueError", 0)])
+def test_fault_ner_persistent_fails_run_without_that_batch(inbox, lake_dir, monkeypatch, error_type, retries):
+    fail_ner(monkeypatch, error_type, failing_calls={2}, in_process_too=True)
+    with pytest.raises(Exception, match="simulated"):
+        run_ingest(inbox, lake_dir, batch_size=12)
+    first_batch = sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file())[:12]
+    assert [p for p, in query(lake_dir, "SELECT path FROM files ORDER BY path")] == first_batch
+    (run_id, status), = query(lake_dir, "SELECT run_id, status FROM runs")
+    assert status == "failed"
+    assert_lake_complete(lake_dir, 12)
+    histories = state_names(run_id, "enrich")
+    assert sorted(h.count("AwaitingRetry") for h in histories) == [0, retries]
+
+    monkeypatch.undo()
+    summary = run_ingest(inbox, lake_dir, batch_size=12)  # the next run redoes the failed batch
+    assert summary.status == "completed" and summary.articles_new == 21
+    assert_lake_complete(lake_dir, 33)
+
+
+def test_ner_worker_error_belongs_to_its_job_and_names_its_type():
+    from tasks.ner import NerFailed, NerWorkers
+    from tasks.retry import is_bug
+
+    workers = NerWorkers(processes=1, chunk_size=1)
+    try:
+        too_long = workers.submit(["word " * 250_000])  # spaCy refuses over 1,000,000 chars: a ValueError
+        fine = workers.submit(["Vladimir Putin met Joe Biden in Geneva."])
+        assert {text for text, *_ in next(fine.entities())} >= {"Vladimir Putin", "Joe Biden"}
+        with pytest.raises(NerFailed) as failed:
+            list(too_long.entities())
+    finally:
+        workers.close()
+    assert failed.value.error_type == "ValueError" and is_bug(failed.value)
