@@ -8,6 +8,7 @@ read. A file that fails in any way is rejected with a reason; the batch goes on.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -46,6 +47,22 @@ def human_size(size: int) -> str:
     return f"{size} bytes"
 
 
+def _open_below(root: str, relative: str) -> int:
+    """Open `relative` (a resolved path, no symlinks in it) below `root` one component at a time,
+    following no symlink: a folder swapped for a symlink after the check cannot lead outside."""
+    *folders, name = relative.split(os.sep)
+    dir_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for folder in folders:
+            inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = inner
+        # Non-blocking: a named pipe swapped in must never hang the run.
+        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def read_inside(root: Path, ref: FileRef, max_bytes: int) -> tuple[bytes, FileRef]:
     """The bytes of `ref` and the stat they were read at. Raises Rejected."""
     real_root = os.path.realpath(root)
@@ -58,12 +75,14 @@ def read_inside(root: Path, ref: FileRef, max_bytes: int) -> tuple[bytes, FileRe
     if not is_inside(target, real_root):
         raise Rejected("outside inbox (symlink to a file outside the watched folder)")
     try:
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = _open_below(real_root, os.path.relpath(target, real_root))
     except FileNotFoundError:
         raise Rejected("disappeared before it could be read") from None
     except PermissionError:
         raise Rejected("unreadable (permission denied)") from None
     except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a folder or the file became a symlink since the check
+            raise Rejected("changed while being read") from None
         raise Rejected(f"unreadable ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as handle:
         before = os.fstat(fd)

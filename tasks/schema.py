@@ -87,7 +87,7 @@ RUNS = pa.schema(
         ("flow", pa.string()),
         ("started_at", UTC_TIMESTAMP),
         ("finished_at", UTC_TIMESTAMP),
-        ("status", pa.string()),  # "running" | "completed" | "failed"
+        ("status", pa.string()),  # "running" | "completed" | "failed" | "crashed" (died unfinished; set by the next run)
         ("files_seen", pa.int64()),
         ("articles_new", pa.int64()),
         ("duplicates", pa.int64()),

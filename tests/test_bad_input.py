@@ -252,3 +252,36 @@ def test_read_inside_named_pipe_never_blocks(tmp_path):
     # Discovery rejects pipes; reading one handed over anyway must not wait for a writer.
     results, _ = read_and_parse(tmp_path, [Candidate(ref_of(tmp_path, "pipe.txt"))], set())
     assert results[0].rejection == "not a regular file"
+
+
+def test_read_inside_folder_swapped_for_symlink_between_check_and_open(tmp_path, monkeypatch):
+    import tasks.read
+
+    inbox, outside = tmp_path / "inbox", tmp_path / "inbox-evil"
+    (inbox / "daily").mkdir(parents=True), outside.mkdir()
+    (inbox / "daily" / "story.txt").write_text(story("daily"))
+    (outside / "story.txt").write_text(OUTSIDE_SECRET)
+    real_is_inside = tasks.read.is_inside
+
+    def check_then_swap(path, root):  # the race: the folder is replaced right after the check
+        inside = real_is_inside(path, root)
+        os.rename(inbox / "daily", tmp_path / "daily-moved")
+        os.symlink(outside, inbox / "daily")
+        return inside
+
+    monkeypatch.setattr(tasks.read, "is_inside", check_then_swap)
+    with pytest.raises(Rejected) as rejected:
+        read_inside(inbox, ref_of(inbox, "daily/story.txt"), MAX_FILE_BYTES)
+    assert rejected.value.reason == "changed while being read"
+
+
+def test_lake_path_with_quote_is_escaped_in_attach(tmp_path):
+    from tasks.lake import open_lake
+
+    lake = tmp_path / "it's a lake; DROP TABLE x"
+    open_lake(lake).close()
+    con = open_lake(lake, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    finally:
+        con.close()
