@@ -130,6 +130,17 @@ def _classify(root: str, entry: os.DirEntry) -> tuple[os.stat_result, str | None
     return link_stat, None
 
 
+def _path_as_text(path: str) -> tuple[str, bool]:
+    """The path as it can be stored (text columns hold UTF-8 only), and whether it is the real name.
+    A name that is not UTF-8 comes from the OS with surrogate escapes; it is stored with its odd
+    bytes written as \\xNN, the same way every scan, so it is recorded once and then skipped."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), False
+    return path, True
+
+
 def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: float = 0.0) -> Scan:
     """Every file under `inbox` that the lake has not seen as it is now and that is complete.
 
@@ -146,7 +157,9 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: floa
         if classified is None:
             continue
         file_stat, rejection = classified
-        rel = Path(os.path.relpath(entry.path, root)).as_posix()
+        rel, readable_name = _path_as_text(Path(os.path.relpath(entry.path, root)).as_posix())
+        if not readable_name:
+            rejection = rejection or "file name is not valid UTF-8 (rename it to ingest it)"
         ref = FileRef(path=rel, size=file_stat.st_size, mtime_ns=file_stat.st_mtime_ns)
         if (ref.path, ref.size, ref.mtime_ns) in known:
             scan.unchanged += 1
