@@ -56,12 +56,7 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
         # A directory scan and nothing more: no flow run, no Prefect server, no model.
         typer.echo(f"newslake ingest: nothing new in {seeds} ({unchanged} files unchanged, skipped)")
         return
-    from tasks.ner import start_shared_workers
-
-    # Forked before any thread exists; they load the model while the server and the flow start.
-    start_shared_workers()
-    if server is not None:
-        server.start()
+    start_workers_and_server(server)
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.ingest import IngestSettings, ingest as ingest_flow
@@ -70,27 +65,48 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
         server.wait_until_healthy()
     # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
     # their thread adds up to a second to the end of the run.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar():
         summary = ingest_flow(IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size))
     print_summary(summary)
 
 
+def start_workers_and_server(server) -> None:
+    """Start the NER workers, then the reserved Prefect server (if any), before Prefect is imported."""
+    from tasks.ner import start_shared_workers
+
+    # Forked before any thread exists; they load the model while the server and the flow start.
+    start_shared_workers()
+    if server is not None:
+        server.start()
+
+
 def unchanged_inbox(seeds: Path, lake: Path) -> int | None:
     """The number of files in `seeds` when the lake has seen every one of them as it is now;
-    None when there is anything to do (or no lake yet)."""
-    from tasks.discover import known_files, scan_inbox
+    None when there is anything to do (or no lake yet). One SQL anti-join of the scan against the
+    `files` table, whatever the size of the lake."""
+    import pyarrow as pa
+
+    import sql
+    from tasks.discover import scan_inbox
     from tasks.lake import LakeNotFound, open_lake
 
+    scan = scan_inbox(seeds, known=set())
+    if scan.settling:
+        return None
+    refs = [candidate.ref for candidate in scan.candidates]
+    inbox_files = pa.table({"path": pa.array([r.path for r in refs], pa.string()),
+                            "size": pa.array([r.size for r in refs], pa.int64()),
+                            "mtime_ns": pa.array([r.mtime_ns for r in refs], pa.int64())})
     try:
         con = open_lake(lake, read_only=True)
     except LakeNotFound:
         return None
     try:
-        known = known_files(con)
+        con.register("inbox_files", inbox_files)
+        unseen = con.execute(sql.load("unseen_inbox_files")).fetchone()[0]
     finally:
         con.close()
-    scan = scan_inbox(seeds, known.stats)
-    return None if scan.candidates or scan.settling else scan.unchanged
+    return None if unseen else len(refs)
 
 
 def print_summary(summary) -> None:
@@ -174,8 +190,11 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
     import logging
 
     from newslake.environment import use_project_prefect_home
+    from newslake.prefect_server import reserve_temporary_server
 
     use_project_prefect_home()
+    server = reserve_temporary_server()  # before Prefect is imported
+    start_workers_and_server(server)
     from newslake.watch import WatchSettings, watch_inbox
 
     # Prefect has configured the root logger by now; the watcher's own lines get a handler of their own.
@@ -187,6 +206,8 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
     watch_logger.setLevel(logging.INFO)
     watch_logger.propagate = False
     typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
+    if server is not None:
+        server.wait_until_healthy()
     watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), settle_seconds=settle_seconds,
                               rescan_seconds=rescan_seconds, batch_size=batch_size))
 

@@ -75,6 +75,8 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.register("empty_table", TABLES[name].empty_table())
         con.execute(f"CREATE TABLE IF NOT EXISTS lake.{name} AS SELECT * FROM empty_table WITH NO DATA")
         con.unregister("empty_table")
+    if len(missing) == len(TABLES):  # a new lake: its tables' layout (sorting) goes with them
+        con.execute(sql.load("table_layout"))
     con.execute("COMMIT")
 
 
