@@ -47,6 +47,11 @@ worker: $(STAMP)  ## with `make ui` running: start scheduled runs from the work 
 
 CORPUS ?= ../shared/corpora/bbc
 
+bench: $(STAMP)  ## ingest vs bare spaCy NER (900 and 2,000 articles), no-op re-run, peak RSS; queries on 1M articles
+	$(BIN)/python bench/bench_ingest.py --files 900 --corpus $(CORPUS)
+	$(BIN)/python bench/bench_ingest.py --files 2000 --corpus $(CORPUS)
+	$(BIN)/python bench/bench_queries.py --corpus $(CORPUS)
+
 bench-dedup: $(STAMP)  ## near dedup: precision/recall per kind of copy, and its cost beside NER
 	$(BIN)/python bench/dedup_eval.py --corpus $(CORPUS)
 	$(BIN)/python bench/dedup_cost.py --corpus $(CORPUS)
