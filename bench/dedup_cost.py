@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=1_000)
     parser.add_argument("--commit-size", type=int, default=400, help="history articles per lake commit")
     parser.add_argument("--seed", type=int, default=20050203)
+    parser.add_argument("--lake", type=Path, help="keep the history lake here (reused when it exists)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -86,11 +87,12 @@ def main() -> None:
     bodies = [result.article.body for result, _ in batch.new]
 
     with tempfile.TemporaryDirectory(prefix="newslake-dedup-cost-") as tmp:
-        lake = Path(tmp) / "lake"
-        started = time.perf_counter()
-        build_history(lake, [parse_document(s.text()).body for s in history], args.commit_size, settings)
-        print(f"history: {args.history} articles in {-(-args.history // args.commit_size)} commits, "
-              f"built in {time.perf_counter() - started:.0f}s")
+        lake = args.lake or Path(tmp) / "lake"
+        if not lake.exists():
+            started = time.perf_counter()
+            build_history(lake, [parse_document(s.text()).body for s in history], args.commit_size, settings)
+            print(f"history: {args.history} articles in {-(-args.history // args.commit_size)} commits, "
+                  f"built in {time.perf_counter() - started:.0f}s")
 
         con = open_lake(lake, read_only=True)
         try:
