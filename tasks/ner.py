@@ -123,6 +123,13 @@ class NerWorkers:
         return found
 
     def close(self) -> None:
+        # Chunks nobody will wait for (the run failed or was interrupted) are dropped, so the
+        # workers stop after the chunk in hand.
+        try:
+            while True:
+                self._chunks.get_nowait()
+        except queue.Empty:
+            pass
         for _ in self._processes:
             self._chunks.put(None)
         for process in self._processes:
