@@ -1,6 +1,7 @@
--- Duplicate clusters: each article that has copies, with how many copies arrived and their files
--- (exact and near), the lowest similarity among them and the methods that caught them.
--- Run: newslake sql "$(cat sql/examples/duplicate_clusters.sql)"
+/* Duplicate clusters: each article that has copies, with how many copies arrived and their files
+   (exact and near), the lowest similarity among them and the methods that caught them.
+   Run: newslake sql "$(cat sql/examples/duplicate_clusters.sql)"
+   (a block comment: a query text starting with "--" would read as a CLI option) */
 SELECT a.title AS canonical_title,
        a.source_path AS canonical_file,
        count(*) AS copies,
