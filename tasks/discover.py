@@ -88,16 +88,25 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def _walk(root: str, folder: str) -> Iterable[os.DirEntry]:
+def _entries(folder: str) -> list[os.DirEntry]:
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        return sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
-        return  # a folder removed or unreadable mid-scan holds nothing we can process
-    for entry in entries:
-        if is_ignored(entry.name):
+        return []  # a folder removed or unreadable mid-scan holds nothing we can process
+
+
+def _walk(folder: str) -> Iterable[os.DirEntry]:
+    """Every entry below `folder` that is not a folder, depth first in name order. A stack, not
+    recursion: no nesting is too deep for it."""
+    stack = [iter(_entries(folder))]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+        elif is_ignored(entry.name):
             continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(root, entry.path)
+        elif entry.is_dir(follow_symlinks=False):
+            stack.append(iter(_entries(entry.path)))
         else:
             yield entry
 
@@ -152,7 +161,7 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: floa
     scan = Scan()
     now_ns = time.time_ns()
     fresh: dict[str, Candidate] = {}
-    for entry in _walk(root, root):
+    for entry in _walk(root):
         classified = _classify(root, entry)
         if classified is None:
             continue

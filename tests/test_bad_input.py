@@ -12,6 +12,7 @@ import gzip
 import os
 import random
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +205,21 @@ def test_read_inside_too_large_reason_realistic(tmp_path):
 ])
 def test_human_size(size, text):
     assert human_size(size) == text
+
+
+def test_scan_inbox_nesting_deeper_than_the_recursion_limit(tmp_path):
+    folder = tmp_path
+    for _ in range(300):
+        folder = folder / "d"
+        folder.mkdir()
+    (folder / "deep.txt").write_text(story("deep"))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(250)  # below the nesting: a recursive walk would fail
+    try:
+        [candidate] = scan_inbox(tmp_path, set()).candidates
+    finally:
+        sys.setrecursionlimit(limit)
+    assert candidate.ref.path == "d/" * 300 + "deep.txt"
 
 
 def test_read_and_parse_file_gone_after_discovery(tmp_path):
