@@ -28,7 +28,8 @@ from tasks import schema  # noqa: E402
 from tasks.dedup import Deduplicated, article_id_for  # noqa: E402
 from tasks.lake import commit_batch, open_lake  # noqa: E402
 from tasks.near_dedup import (  # noqa: E402
-    NearDedupSettings, history_candidates, minhash_band_rows, shingle_bodies, split_near_duplicates,
+    NearDedupSettings, history_candidates, minhash_band_rows, shingle_bodies, shingle_sketch_rows,
+    split_near_duplicates,
 )
 from tasks.parse import parse_document  # noqa: E402
 from tasks.read import ReadResult  # noqa: E402
@@ -46,12 +47,13 @@ def build_history(lake: Path, bodies: list[str], commit_size: int, settings: Nea
             chunk = bodies[start : start + commit_size]
             ids = [article_id_for(body) for body in chunk]
             shingled = shingle_bodies(chunk, settings.min_words)
-            band_keys = {aid: s.band_keys for aid, s in zip(ids, shingled) if s.band_keys is not None}
+            index = {aid: s.index_entry() for aid, s in zip(ids, shingled) if s.band_keys is not None}
             articles = pa.Table.from_pylist(
                 [{"article_id": aid, "body": body, "format": "plain", "ingested_at": now} for aid, body in zip(ids, chunk)],
                 schema.ARTICLES,
             )
-            commit_batch(con, {"articles": articles, "minhash_bands": minhash_band_rows(band_keys)},
+            commit_batch(con, {"articles": articles, "minhash_bands": minhash_band_rows(index),
+                               "shingle_sketches": shingle_sketch_rows(index)},
                          run_id="bench-history", batch=batch_no)
     finally:
         con.close()

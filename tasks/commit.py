@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import schema
 from tasks.dedup import Deduplicated
 from tasks.lake import commit_batch
-from tasks.near_dedup import minhash_band_rows
+from tasks.near_dedup import minhash_band_rows, shingle_sketch_rows
 from tasks.read import ReadResult
 from tasks.records import Enrichment
 from tasks.retry import retry_if_transient
@@ -63,7 +63,8 @@ def build_batch_rows(
         "sources": pa.Table.from_pylist(sources, schema.SOURCES),
         "duplicates": pa.Table.from_pylist(duplicates, schema.DUPLICATES),
         "files": pa.Table.from_pylist(files, schema.FILES),
-        "minhash_bands": minhash_band_rows(batch.band_keys),
+        "minhash_bands": minhash_band_rows(batch.near_index),
+        "shingle_sketches": shingle_sketch_rows(batch.near_index),
     }
 
 

@@ -25,7 +25,7 @@ from tasks.read import ReadResult
 from tasks.retry import retry_if_transient
 
 if TYPE_CHECKING:
-    import numpy as np
+    from tasks.near_dedup import NearIndexEntry
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
                          "«": '"', "»": '"', "–": "-", "—": "-", "‐": "-", "\u00a0": " "})
@@ -57,8 +57,8 @@ class Deduplicated:
     new: list[tuple[ReadResult, str]]  # (file, article_id): stories the lake does not have
     duplicates: list[DuplicateMark]
     rejected: list[ReadResult]
-    # article_id -> LSH band keys of a new story (tasks.near_dedup), committed with the article
-    band_keys: dict[str, np.ndarray] = field(default_factory=dict)
+    # article_id -> near-dedup index entry of a new story (tasks.near_dedup), committed with the article
+    near_index: dict[str, NearIndexEntry] = field(default_factory=dict)
 
 
 def split_exact_duplicates(

@@ -14,26 +14,30 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.dedup import Deduplicated, existing_article_ids, split_exact_duplicates
-from tasks.near_dedup import NearDedupSettings, history_candidates, split_near_duplicates
+from tasks.near_dedup import Candidate, NearDedupSettings, history_candidates, split_near_duplicates
 from tasks.read import ReadResult
 from tasks.retry import retry_if_transient
 
 
-def pending_candidates(band_keys: pa.Table, pending: Deduplicated) -> dict[int, list[tuple[str, str]]]:
+def pending_candidates(band_keys: pa.Table, pending: Deduplicated) -> dict[int, list[Candidate]]:
     """Like tasks.near_dedup.history_candidates, over the pending batch's new stories: item ->
-    [(article_id, body)] of the stories sharing a band key with it, in the batch's order."""
+    candidates sharing a band key with it, with the sketches the commit will store, in the batch's
+    order."""
     order = {article_id: i for i, (_, article_id) in enumerate(pending.new)}
-    bodies = {article_id: result.article.body for result, article_id in pending.new}
     index: dict[tuple[int, int], list[str]] = {}
-    for article_id, keys in pending.band_keys.items():
-        for band, key in enumerate(keys.tolist()):
+    for article_id, entry in pending.near_index.items():
+        for band, key in enumerate(entry.band_keys.tolist()):
             index.setdefault((band, key), []).append(article_id)
     found: dict[int, set[str]] = {}
     columns = (band_keys.column(name).to_pylist() for name in ("item", "band", "band_hash"))
     for item, band, key in zip(*columns):
         if (band, key) in index:
             found.setdefault(item, set()).update(index[(band, key)])
-    return {item: [(a, bodies[a]) for a in sorted(ids, key=order.__getitem__)] for item, ids in found.items()}
+    return {
+        item: [Candidate(a, pending.near_index[a].shingle_count, pending.near_index[a].sketch)
+               for a in sorted(ids, key=order.__getitem__)]
+        for item, ids in found.items()
+    }
 
 
 def dedup_after_pending(
@@ -49,7 +53,7 @@ def dedup_after_pending(
     def known_ids(ids: list[str]) -> set[str]:
         return existing_article_ids(con, ids) | (pending_ids & set(ids))
 
-    def history(band_keys: pa.Table) -> dict[int, list[tuple[str, str]]]:
+    def history(band_keys: pa.Table) -> dict[int, list[Candidate]]:
         found = history_candidates(con, band_keys)
         if pending is not None:
             for item, candidates in pending_candidates(band_keys, pending).items():

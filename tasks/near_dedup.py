@@ -4,15 +4,21 @@ Each new story gets MinHash signatures (datasketch, xxhash) over the 3-word shin
 normalized body: one of the whole body, and one of its lead (first words), because desks trim
 stories from the bottom and a trimmed copy shares the lead whole but only part of the body. The
 signatures are cut into LSH bands; the band keys of every canonical article live in the lake's
-`minhash_bands` table (committed with the article), so a batch finds its candidates with one SQL
-join against all history, plus a lookup among the batch's own earlier stories.
+`minhash_bands` table, and its shingle count and bottom-k sketch (its `SKETCH_SIZE` smallest shingle
+hashes) in `shingle_sketches`, both committed with the article. A batch finds its candidates with
+one SQL join against all history, plus a lookup among the batch's own earlier stories; history
+bodies are never read.
 
-A candidate is a duplicate only after verification on the exact shingle sets: Jaccard at least
-`jaccard` (copies edited throughout) or containment (overlap over the smaller set) at least
-`containment` (copies cut down or wrapped in another outlet's header and footer). The canonical
-is the first-ingested article (history first, then path order within the batch). Texts shorter
-than `min_words` are deduplicated exactly only: a few words say too little to call two texts one
-story. Runs before enrichment, so a near duplicate never pays for NER.
+A candidate is a duplicate only after verification of the new story's whole shingle set against the
+candidate's sketch: the sketch is a uniform sample of the candidate's shingles (the hashes are
+random), so the share of it found in the new story estimates the share of the whole, and the
+shingle count turns that into the overlap (exact when the candidate has at most `SKETCH_SIZE`
+shingles, and for candidates of the same batch, whose whole sets are at hand). Duplicates are those
+with Jaccard at least `jaccard` (copies edited throughout) or containment (overlap over the smaller
+set) at least `containment` (copies cut down or wrapped in another outlet's header and footer). The
+canonical is the first-ingested article (history first, then path order within the batch). Texts
+shorter than `min_words` are deduplicated exactly only: a few words say too little to call two texts
+one story. Runs before enrichment, so a near duplicate never pays for NER.
 """
 
 from __future__ import annotations
@@ -35,20 +41,17 @@ from tasks import schema
 from tasks.dedup import Deduplicated, DuplicateMark, normalize_body
 from tasks.retry import retry_if_transient
 
-# The index layout: every band key in the lake was made with these, so changing one means
-# rebuilding `minhash_bands`. Tuned on the BBC corpus (bench/dedup_eval.py): with 3-word shingles,
-# copy-edits with 5 % of words changed keep Jaccard >= 0.6, while the closest pair of different
-# stories in the corpus (two on one charity single, sharing a long passage) measures Jaccard 0.44
-# and containment 0.67 (2-word shingles: 0.49 / 0.74; 4-word shingles lose copy-edits). 32 bands of
-# 4 rows put the LSH threshold near 0.42: a pair at Jaccard 0.6 is a candidate with probability
-# 0.99, one at 0.2 with 0.05; trimmed copies, whose body Jaccard can be far lower, are found by the
-# lead's bands.
 SHINGLE_WORDS = 3
 NUM_PERM = 128
 BANDS = 32
 ROWS_PER_BAND = NUM_PERM // BANDS
 LEAD_WORDS = 60  # the lead signature covers the first 60 words; its bands follow the body's
 MINHASH_SEED = 1
+# Shingle hashes kept per article for verification (1 KiB): measured on BBC copies and same-topic
+# pairs (bench/dedup_eval.py), the estimate's worst error on the decision score max(J/jaccard,
+# C/containment) is 0.13 with 256 (0.21 with 128, 0.38 for a Jaccard estimated from 128-value MinHash
+# signatures), against an exact-set margin of 0.2 between the hardest negative and the threshold.
+SKETCH_SIZE = 256
 
 _WORD = re.compile(r"\w+")
 # Combines a shingle's word hashes as a polynomial (fixed: it is part of the index layout).
@@ -67,11 +70,36 @@ class NearDedupSettings(BaseModel):
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A story a new one may repeat, as verification sees it: its shingle count and its smallest
+    shingle hashes, ascending (its sketch; or its whole set, which makes verification exact)."""
+
+    article_id: str
+    shingle_count: int
+    smallest: np.ndarray  # uint32
+
+
+@dataclass(frozen=True)
+class NearIndexEntry:
+    """What the lake keeps of a canonical story for near dedup: `minhash_bands` and `shingle_sketches`."""
+
+    band_keys: np.ndarray  # int64[2 * BANDS]: body bands, then lead bands
+    shingle_count: int
+    sketch: np.ndarray  # uint32: the SKETCH_SIZE smallest shingle hashes, ascending
+
+
+@dataclass(frozen=True)
 class Shingled:
     """A body as near dedup sees it: its shingle set and its LSH band keys (None when too short)."""
 
-    shingles: frozenset[int]
-    band_keys: np.ndarray | None  # int64[2 * BANDS]: body bands, then lead bands
+    shingles: np.ndarray  # uint32, unique, ascending
+    band_keys: np.ndarray | None
+
+    def as_candidate(self, article_id: str) -> Candidate:
+        return Candidate(article_id, len(self.shingles), self.shingles)
+
+    def index_entry(self) -> NearIndexEntry:
+        return NearIndexEntry(self.band_keys, len(self.shingles), self.shingles[:SKETCH_SIZE])
 
 
 def words_of(body: str) -> list[str]:
@@ -95,8 +123,9 @@ def shingle_hashes(words: list[str]) -> np.ndarray:
     return combined
 
 
-def shingle_set(body: str) -> frozenset[int]:
-    return frozenset(shingle_hashes(words_of(body)).tolist())
+def shingle_set(body: str) -> np.ndarray:
+    """The body's distinct shingle hashes, ascending."""
+    return np.unique(shingle_hashes(words_of(body)))
 
 
 def _identity(value: int) -> int:
@@ -128,13 +157,16 @@ def shingle_bodies(bodies: list[str], min_words: int) -> list[Shingled]:
     band_keys: list[np.ndarray | None] = [None] * len(bodies)
     for row, i in enumerate(indexed):
         band_keys[i] = keys[row]
-    return [Shingled(frozenset(h.tolist()), k) for h, k in zip(hashes, band_keys)]
+    return [Shingled(np.unique(h), k) for h, k in zip(hashes, band_keys)]
 
 
-def similarity(a: frozenset[int], b: frozenset[int]) -> tuple[float, float]:
-    """(Jaccard, containment) of two shingle sets; containment is overlap over the smaller set."""
-    shared = len(a & b)
-    return shared / (len(a) + len(b) - shared), shared / min(len(a), len(b))
+def similarity(shingles: np.ndarray, other: Candidate) -> tuple[float, float]:
+    """(Jaccard, containment) of a shingle set and a candidate; containment is overlap over the
+    smaller set. The candidate's smallest hashes are a uniform sample of its set, so the share of them
+    in `shingles` estimates the share of the whole (exact when the sample is the whole set)."""
+    found = np.intersect1d(shingles, other.smallest, assume_unique=True).size
+    shared = min(found * other.shingle_count / len(other.smallest), len(shingles), other.shingle_count)
+    return shared / (len(shingles) + other.shingle_count - shared), shared / min(len(shingles), other.shingle_count)
 
 
 def _band_columns(n: int, keys: list[np.ndarray]) -> tuple[pa.Array, pa.Array]:
@@ -150,76 +182,79 @@ def band_key_table(items: list[tuple[int, np.ndarray]]) -> pa.Table:
     return pa.table({"item": pa.array(item, pa.int64()), "band": bands, "band_hash": hashes})
 
 
-def minhash_band_rows(band_keys: dict[str, np.ndarray]) -> pa.Table:
-    """`minhash_bands` rows for the band keys of the batch's new stories."""
-    bands, hashes = _band_columns(len(band_keys), list(band_keys.values()))
-    article_ids = pa.array(np.repeat(np.array(list(band_keys), dtype=object), 2 * BANDS), pa.string())
+def minhash_band_rows(index: dict[str, NearIndexEntry]) -> pa.Table:
+    """`minhash_bands` rows for the batch's new stories."""
+    bands, hashes = _band_columns(len(index), [entry.band_keys for entry in index.values()])
+    article_ids = pa.array(np.repeat(np.array(list(index), dtype=object), 2 * BANDS), pa.string())
     return pa.table([article_ids, bands, hashes], schema=schema.MINHASH_BANDS)
 
 
-# Candidates from history: item index -> [(article_id, body)], first-ingested first.
-HistoryLookup = Callable[[pa.Table], dict[int, list[tuple[str, str]]]]
+def shingle_sketch_rows(index: dict[str, NearIndexEntry]) -> pa.Table:
+    """`shingle_sketches` rows for the batch's new stories: the sketch as little-endian uint32."""
+    return pa.table([
+        pa.array(list(index), pa.string()),
+        pa.array([entry.shingle_count for entry in index.values()], pa.int32()),
+        pa.array([entry.sketch.astype("<u4").tobytes() for entry in index.values()], pa.binary()),
+    ], schema=schema.SHINGLE_SKETCHES)
+
+
+# Candidates from history: item index -> candidates, first-ingested first.
+HistoryLookup = Callable[[pa.Table], dict[int, list[Candidate]]]
 
 
 def split_near_duplicates(
     batch: Deduplicated, history: HistoryLookup, settings: NearDedupSettings = NearDedupSettings()
 ) -> Deduplicated:
     """Move the batch's new stories that repeat a canonical article (in history or earlier in the
-    batch) to `duplicates` with method "near"; the stories kept as new carry their band keys."""
+    batch) to `duplicates` with method "near"; the stories kept as new carry their index entries."""
     shingled = shingle_bodies([result.article.body for result, _ in batch.new], settings.min_words)
     indexed = [(i, s.band_keys) for i, s in enumerate(shingled) if s.band_keys is not None]
     from_history = history(band_key_table(indexed)) if indexed else {}
 
     out = Deduplicated(new=[], duplicates=list(batch.duplicates), rejected=list(batch.rejected))
-    history_shingles: dict[str, frozenset[int]] = {}
-    for rows in from_history.values():
-        for article_id, body in rows:
-            if article_id not in history_shingles:
-                history_shingles[article_id] = shingle_set(body)
     batch_canonicals: dict[tuple[int, int], list[int]] = {}  # (band, key) -> batch items kept as new
     for i, ((result, article_id), item) in enumerate(zip(batch.new, shingled)):
         if item.band_keys is None:
             out.new.append((result, article_id))
             continue
-        candidates = [(cid, history_shingles[cid]) for cid, _ in from_history.get(i, [])]
         earlier = sorted({j for band, key in enumerate(item.band_keys.tolist())
                           for j in batch_canonicals.get((band, key), ())})
-        candidates += [(batch.new[j][1], shingled[j].shingles) for j in earlier]
+        candidates = from_history.get(i, []) + [shingled[j].as_candidate(batch.new[j][1]) for j in earlier]
         match = _best_match(item.shingles, candidates, settings)
         if match is not None:
             out.duplicates.append(DuplicateMark(result, match[0], "near", match[1]))
             continue
         out.new.append((result, article_id))
-        out.band_keys[article_id] = item.band_keys
+        out.near_index[article_id] = item.index_entry()
         for band, key in enumerate(item.band_keys.tolist()):
             batch_canonicals.setdefault((band, key), []).append(i)
     return out
 
 
 def _best_match(
-    shingles: frozenset[int], candidates: list[tuple[str, frozenset[int]]], settings: NearDedupSettings
+    shingles: np.ndarray, candidates: list[Candidate], settings: NearDedupSettings
 ) -> tuple[str, float] | None:
     """The verified candidate with the highest containment (earliest on ties), or None."""
     best: tuple[str, float] | None = None
-    for article_id, other in candidates:
-        jaccard, containment = similarity(shingles, other)
+    for candidate in candidates:
+        jaccard, containment = similarity(shingles, candidate)
         if (jaccard >= settings.jaccard or containment >= settings.containment) and (
             best is None or containment > best[1]
         ):
-            best = (article_id, containment)
+            best = (candidate.article_id, containment)
     return best
 
 
-def history_candidates(con: duckdb.DuckDBPyConnection, band_keys: pa.Table) -> dict[int, list[tuple[str, str]]]:
-    """Articles in the lake sharing a band key with an item of the batch, with their bodies."""
+def history_candidates(con: duckdb.DuckDBPyConnection, band_keys: pa.Table) -> dict[int, list[Candidate]]:
+    """Articles in the lake sharing a band key with an item of the batch, with their sketches."""
     con.register("batch_band_keys", band_keys)
     try:
         rows = con.execute(sql.load("near_candidates")).fetchall()
     finally:
         con.unregister("batch_band_keys")
-    found: dict[int, list[tuple[str, str]]] = {}
-    for item, article_id, body in rows:
-        found.setdefault(item, []).append((article_id, body))
+    found: dict[int, list[Candidate]] = {}
+    for item, article_id, shingle_count, sketch in rows:
+        found.setdefault(item, []).append(Candidate(article_id, shingle_count, np.frombuffer(sketch, "<u4")))
     return found
 
 

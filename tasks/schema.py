@@ -81,6 +81,15 @@ MINHASH_BANDS = pa.schema(
     ]
 )
 
+# What near dedup verifies a candidate on (tasks/near_dedup.py), so it never reads history bodies.
+SHINGLE_SKETCHES = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("shingle_count", pa.int32()),  # distinct 3-word shingles of the normalized body
+        ("sketch", pa.binary()),  # its smallest shingle hashes (up to 256), ascending little-endian uint32
+    ]
+)
+
 RUNS = pa.schema(
     [
         ("run_id", pa.string()),
@@ -103,5 +112,6 @@ TABLES: dict[str, pa.Schema] = {
     "duplicates": DUPLICATES,
     "files": FILES,
     "minhash_bands": MINHASH_BANDS,
+    "shingle_sketches": SHINGLE_SKETCHES,
     "runs": RUNS,
 }

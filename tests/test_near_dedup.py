@@ -10,13 +10,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from tasks import schema
 from tasks.dedup import Deduplicated, article_id_for
 from tasks.near_dedup import (
-    BANDS, NearDedupSettings, minhash_band_rows, shingle_bodies, shingle_set, similarity, split_near_duplicates,
+    BANDS, SKETCH_SIZE, Candidate, NearDedupSettings, minhash_band_rows, shingle_bodies, shingle_set,
+    shingle_sketch_rows, similarity, split_near_duplicates,
 )
 from tasks.parse import parse_document
 from tasks.read import ReadResult
@@ -37,17 +39,17 @@ def batch_of(*results: ReadResult) -> Deduplicated:
 
 def history_of(*results: ReadResult):
     """The lookup near dedup makes against the lake, answered from articles held in memory: those
-    sharing a band key with an item, as the SQL join does."""
+    sharing a band key with an item, with the sketch the lake would hold, as the SQL join does."""
     bodies = [r.article.body for r in results]
-    keyed = [(article_id_for(b), b, s.band_keys) for b, s in zip(bodies, shingle_bodies(bodies, 1))]
+    indexed = [(article_id_for(b), s.index_entry()) for b, s in zip(bodies, shingle_bodies(bodies, 1))]
 
-    def lookup(batch_keys: pa.Table) -> dict[int, list[tuple[str, str]]]:
-        found: dict[int, list[tuple[str, str]]] = {}
+    def lookup(batch_keys: pa.Table) -> dict[int, list[Candidate]]:
+        found: dict[int, dict[str, Candidate]] = {}
         for item, band, key in zip(*(batch_keys[c].to_pylist() for c in ("item", "band", "band_hash"))):
-            for article_id, body, keys in keyed:
-                if keys[band] == key and (article_id, body) not in found.get(item, []):
-                    found.setdefault(item, []).append((article_id, body))
-        return found
+            for article_id, entry in indexed:
+                if entry.band_keys[band] == key:
+                    found.setdefault(item, {})[article_id] = Candidate(article_id, entry.shingle_count, entry.sketch)
+        return {item: list(candidates.values()) for item, candidates in found.items()}
 
     return lookup
 
@@ -60,7 +62,7 @@ def no_history(batch_keys: pa.Table) -> dict:
 def test_near_copy_of_history_article_is_duplicate(kind):
     original = read_result("original.txt")
     out = split_near_duplicates(batch_of(read_result(f"{kind}.txt")), history_of(original))
-    assert out.new == [] and out.band_keys == {}
+    assert out.new == [] and out.near_index == {}
     (mark,) = out.duplicates
     assert (mark.file.ref.path, mark.article_id, mark.method) == (f"{kind}.txt", article_id_for(original.article.body), "near")
     assert 0.8 <= mark.similarity <= 1.0
@@ -78,7 +80,7 @@ def test_near_copy_later_in_batch_is_duplicate_of_first(kind):
 @pytest.mark.parametrize("via_history", [False, True])
 def test_near_same_topic_stories_stay_apart(via_history):
     first, second = read_result("same_topic_a.txt"), read_result("same_topic_b.txt")
-    jaccard, containment = similarity(shingle_set(first.article.body), shingle_set(second.article.body))
+    jaccard, containment = similarity(shingle_set(first.article.body), exact_candidate(second.article.body))
     assert jaccard > 0.3 and containment > 0.5  # they do share whole passages
     batch = batch_of(second) if via_history else batch_of(first, second)
     out = split_near_duplicates(batch, history_of(first) if via_history else no_history)
@@ -89,7 +91,7 @@ def test_near_short_texts_are_deduplicated_exactly_only():
     text = "Short note\n\nThe council meets on Monday to vote on the new budget for the town centre.\n"
     batch = batch_of(read_result("a.txt", text), read_result("b.txt", text.replace("Monday", "Tuesday")))
     out = split_near_duplicates(batch, no_history)
-    assert len(out.new) == 2 and out.duplicates == [] and out.band_keys == {}
+    assert len(out.new) == 2 and out.duplicates == [] and out.near_index == {}
 
 
 def test_near_thresholds_are_settings():
@@ -99,13 +101,27 @@ def test_near_thresholds_are_settings():
     assert out.duplicates == [] and len(out.new) == 1
 
 
-def test_near_new_stories_carry_band_rows():
+def test_near_new_stories_carry_index_rows():
     first, second = read_result("same_topic_a.txt"), read_result("same_topic_b.txt")
     out = split_near_duplicates(batch_of(first, second), no_history)
-    rows = minhash_band_rows(out.band_keys)
-    assert rows.schema == schema.MINHASH_BANDS and rows.num_rows == 2 * 2 * BANDS
-    assert set(rows["article_id"].to_pylist()) == {article_id for _, article_id in out.new}
-    assert sorted(set(rows["band"].to_pylist())) == list(range(2 * BANDS))
+    new_ids = {article_id for _, article_id in out.new}
+    bands = minhash_band_rows(out.near_index)
+    assert bands.schema == schema.MINHASH_BANDS and bands.num_rows == 2 * 2 * BANDS
+    assert set(bands["article_id"].to_pylist()) == new_ids
+    assert sorted(set(bands["band"].to_pylist())) == list(range(2 * BANDS))
+    sketches = shingle_sketch_rows(out.near_index)
+    assert sketches.schema == schema.SHINGLE_SKETCHES and set(sketches["article_id"].to_pylist()) == new_ids
+    for body, count, sketch in zip(
+        (first.article.body, second.article.body), sketches["shingle_count"].to_pylist(), sketches["sketch"].to_pylist()
+    ):
+        shingles = shingle_set(body)
+        assert count == len(shingles) > SKETCH_SIZE  # long stories: the sketch is a sample
+        assert np.frombuffer(sketch, "<u4").tolist() == shingles[:SKETCH_SIZE].tolist()
+
+
+def exact_candidate(body: str) -> Candidate:
+    shingles = shingle_set(body)
+    return Candidate("other", len(shingles), shingles)
 
 
 @pytest.mark.parametrize(("a", "b", "expected"), [
@@ -114,7 +130,18 @@ def test_near_new_stories_carry_band_rows():
     ("one two three four five", "six seven eight nine ten", (0.0, 0.0)),
 ])
 def test_near_similarity_of_shingle_sets(a, b, expected):
-    assert similarity(shingle_set(a), shingle_set(b)) == pytest.approx(expected)
+    assert similarity(shingle_set(a), exact_candidate(b)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("other", [*(f"{kind}.txt" for kind in COPY_KINDS), "same_topic_a.txt", "same_topic_b.txt"])
+def test_near_similarity_from_sketch_is_close_to_exact(other):
+    """The sketch of a story longer than SKETCH_SIZE shingles estimates what its whole set gives."""
+    original = shingle_set(read_result("original.txt").article.body)
+    assert len(original) > SKETCH_SIZE
+    sketched = Candidate("original", len(original), original[:SKETCH_SIZE])
+    shingles = shingle_set(read_result(other).article.body)
+    estimate, exact = similarity(shingles, sketched), similarity(shingles, exact_candidate(read_result("original.txt").article.body))
+    assert estimate == pytest.approx(exact, abs=0.06)
 
 
 def lake_rows(lake: Path, sql: str) -> list[tuple]:
@@ -150,3 +177,4 @@ def test_near_copy_in_later_run_is_caught_against_history(tmp_path):
         lake, "SELECT d.method, d.similarity, a.source_path FROM duplicates AS d JOIN articles AS a USING (article_id)")
     assert (method, canonical) == ("near", "original.txt") and similarity_value >= 0.8
     assert lake_rows(lake, "SELECT count(DISTINCT article_id), count(*) FROM minhash_bands") == [(3, 3 * 2 * BANDS)]
+    assert lake_rows(lake, "SELECT count(*) FROM shingle_sketches JOIN articles USING (article_id)") == [(3,)]
