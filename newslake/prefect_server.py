@@ -13,7 +13,10 @@ process exits, after Prefect has flushed its logs and events.
 from __future__ import annotations
 
 import atexit
+import ctypes
+import functools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,12 +27,27 @@ from pathlib import Path
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 PORT_IN_USE_EXIT_CODE = 3  # uvicorn's exit code when it cannot bind
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _detach_from_terminal_signals(parent: int) -> None:
+    """In the server's child process, before exec: a process group of its own, so a terminal's Ctrl-C
+    (sent to the foreground group) reaches newslake alone, which then reports the interrupted run and
+    stops the server itself; without this the server dies first and Prefect spends minutes at exit
+    retrying to flush its events. SIGTERM when the parent dies, even by kill -9 (Linux prctl)."""
+    os.setpgid(0, 0)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent's atexit hook is all there is
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class TemporaryServer:
@@ -52,6 +70,7 @@ class TemporaryServer:
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
             env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
                  "PREFECT__SERVER_FINAL": "1"},
+            preexec_fn=functools.partial(_detach_from_terminal_signals, os.getpid()),
         )
         atexit.register(self.stop)  # after Prefect's own exit hooks have flushed logs and events
 

@@ -11,8 +11,8 @@ A file is ready once nothing has changed it for `settle_seconds` and no process 
 writing (tasks.open_files); the flow applies the same rule in discovery, so a file the watcher did not
 wait for is still never ingested half-written.
 
-Everything happens in this one long-lived process: Prefect's ephemeral API server is started once (by
-the first run) and spaCy's model is loaded once, so each later run pays only its own work. No Prefect
+Everything happens in this one long-lived process: Prefect's temporary API server is started once and
+the NER workers load spaCy's model once (tasks.ner), so each later run pays only its own work. No Prefect
 server is needed; with PREFECT_API_URL set the runs go to that server instead.
 
 Stopping: the first SIGINT/SIGTERM stops new runs; a run in flight gets `grace_seconds` to finish and is
@@ -191,14 +191,14 @@ def watch_inbox(settings: WatchSettings, *, handle_signals: bool = True,
     """
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from tasks.enrich import load_nlp
+    from tasks.ner import start_shared_workers
 
     watcher = Watcher(settings, run_ingest_flow)
     if handle_signals:
         watcher.install_signal_handlers()
     if on_ready is not None:
         on_ready(watcher)
-    load_nlp()  # once, now, instead of in the first run that has new articles
+    start_shared_workers()  # once for the process (the CLI has started them already, before Prefect)
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         try:
             watcher.serve()

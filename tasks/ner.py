@@ -90,6 +90,7 @@ class NerWorkers:
         self._chunk_size = chunk_size
         self._done: dict[tuple[int, int], list[list[RawEntity]]] = {}
         self._next_job = 0
+        self._closed = False
         self._processes = [
             context.Process(target=_worker, args=(self._chunks, self._results, os.getpid()),
                             name=f"newslake-ner-{i}", daemon=True)
@@ -123,22 +124,20 @@ class NerWorkers:
         return found
 
     def close(self) -> None:
-        # Chunks nobody will wait for (the run failed or was interrupted) are dropped, so the
-        # workers stop after the chunk in hand.
-        try:
-            while True:
-                self._chunks.get_nowait()
-        except queue.Empty:
-            pass
-        for _ in self._processes:
-            self._chunks.put(None)
+        # Chunks still queued belong to a run that failed or was interrupted: nobody will wait for
+        # them, so the workers are stopped now rather than after them (they only compute), and the
+        # queues' feeder threads are not waited for at exit, as the chunks they still hold for the
+        # pipe would never be read. Idempotent: the atexit hook may follow an explicit close.
+        if self._closed:
+            return
+        self._closed = True
         for process in self._processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-                process.join()
-        self._chunks.close()
-        self._results.close()
+            process.terminate()
+        for process in self._processes:
+            process.join()
+        for channel in (self._chunks, self._results):
+            channel.cancel_join_thread()
+            channel.close()
 
 
 _shared: NerWorkers | None = None
