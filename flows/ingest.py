@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field
 
 from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
-from tasks.discover import discover_task, known_files_task
+from tasks.discover import discover_task
 from tasks.enrich import enrich_task
 from tasks.inflight import dedup_task
+from tasks.known import known_files_in_inbox_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, start_shared_workers
@@ -75,7 +76,7 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
     con = open_lake(settings.lake)
     try:
         record_run_start_task(con, summary, FLOW_NAME)
-        known = known_files_task(con)
+        known = known_files_in_inbox_task(con, settings.seeds)
         scan = discover_task(settings.seeds, known, settings.min_file_age_seconds)
         summary.files_seen, summary.files_unchanged = scan.seen, scan.unchanged
         logger.info("%d files in %s, %d new or changed", scan.seen, settings.seeds, len(scan.candidates))
