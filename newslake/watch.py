@@ -40,6 +40,8 @@ from tasks.open_files import held_for_writing
 logger = logging.getLogger("newslake.watch")
 
 TICK_MS = 100  # how often pending files are re-checked when no event arrives
+QUIET_MS = 50  # events are handed over once none arrived for this long...
+MAX_EVENT_GROUP_MS = 1_000  # ...or after this long in a steady stream (a big copy)
 RETRY_AFTER_FAILURE_SECONDS = 5.0
 
 
@@ -147,7 +149,7 @@ class Watcher:
         settings = self.settings
         next_rescan = time.monotonic()
         retry_at = 0.0
-        changes = watch(settings.seeds, watch_filter=_watch_filter, debounce=1_000, step=50,
+        changes = watch(settings.seeds, watch_filter=_watch_filter, debounce=MAX_EVENT_GROUP_MS, step=QUIET_MS,
                         stop_event=self.stop_event, rust_timeout=TICK_MS, yield_on_timeout=True,
                         raise_interrupt=False)
         try:
@@ -156,13 +158,11 @@ class Watcher:
                 now = time.monotonic()
                 if now < retry_at:
                     continue
-                if now >= next_rescan:
-                    reason, ready = "full rescan", self.pending.take_ready(time.time())
-                else:
-                    ready = self.pending.take_ready(time.time())
-                    reason = f"{len(ready)} files arrived" if ready else ""
-                if not reason or self.stop_event.is_set():
+                ready = self.pending.take_ready(time.time())
+                if self.stop_event.is_set() or not (ready or now >= next_rescan):
+                    self.pending.add(ready)
                     continue
+                reason = f"{len(ready)} files arrived" if ready else "full rescan"
                 if self._run(reason):
                     next_rescan = time.monotonic() + settings.rescan_seconds
                 else:
