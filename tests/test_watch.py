@@ -8,12 +8,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from newslake.watch import PendingFiles
+from newslake.watch import PendingFiles, Watcher, WatchSettings
 from tasks.discover import scan_inbox
 from tasks.open_files import held_for_writing
 from tests.conftest import BBC, SEED
@@ -94,6 +95,32 @@ def test_pending_files_forget_vanished_files(tmp_path):
     pending = PendingFiles(settle_seconds=0)
     pending.add({str(tmp_path / "gone.txt")})
     assert pending.take_ready(time.time()) == set() and pending.paths == set()
+
+
+def test_watcher_burst_of_files_becomes_few_runs(tmp_path):
+    """The watcher's scheduling alone (its run function only records what it would ingest)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    files_per_run: list[int] = []
+
+    def record_run(settings: WatchSettings) -> None:
+        files_per_run.append(sum(1 for _ in inbox.iterdir()))
+        time.sleep(0.3)  # a run takes time; events meanwhile pile up for the next one
+
+    watcher = Watcher(WatchSettings(seeds=inbox, lake=tmp_path / "lake", settle_seconds=0.2), record_run)
+    thread = threading.Thread(target=watcher.serve)
+    thread.start()
+    try:
+        assert wait_until(lambda: files_per_run == [0])  # the initial run
+        for n in range(1000):
+            (inbox / f"{n:04}.txt").write_text("Title\n\nBody.\n")
+        assert wait_until(lambda: files_per_run[-1] == 1000 and not watcher.pending.paths)
+        time.sleep(1.0)
+    finally:
+        watcher.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert 2 <= len(files_per_run) <= 5, files_per_run  # the initial run, then a few for the burst
 
 
 def test_flow_skips_file_held_open_then_ingests_it_whole(tmp_path, prefect_harness):
