@@ -24,6 +24,7 @@ one story. Runs before enrichment, so a near duplicate never pays for NER.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ from pydantic import BaseModel, Field
 
 import sql
 from tasks import schema
-from tasks.dedup import Deduplicated, DuplicateMark, normalize_body
+from tasks.dedup import Deduplicated, DuplicateMark
 from tasks.retry import retry_if_transient
 
 SHINGLE_WORDS = 3
@@ -103,7 +104,9 @@ class Shingled:
 
 
 def words_of(body: str) -> list[str]:
-    return _WORD.findall(normalize_body(body))
+    """The words of tasks.dedup.normalize_body(body): its quote, dash and whitespace folding never
+    changes a run of word characters, so NFKC and casefold are all the words need."""
+    return _WORD.findall(unicodedata.normalize("NFKC", body).casefold())
 
 
 def shingle_hashes(words: list[str]) -> np.ndarray:
@@ -128,10 +131,6 @@ def shingle_set(body: str) -> np.ndarray:
     return np.unique(shingle_hashes(words_of(body)))
 
 
-def _identity(value: int) -> int:
-    return value
-
-
 def _band_keys(signatures: np.ndarray) -> np.ndarray:
     """int64 key of each band of each signature: (n, NUM_PERM) uint32 -> (n, BANDS)."""
     bands = np.ascontiguousarray(signatures, dtype="<u4").reshape(len(signatures), BANDS, ROWS_PER_BAND)
@@ -140,10 +139,29 @@ def _band_keys(signatures: np.ndarray) -> np.ndarray:
     return keys.view(np.int64).reshape(len(signatures), BANDS)
 
 
-def _signatures(shingle_sets: list[list[int]]) -> np.ndarray:
-    # The values are shingle hashes already (see shingle_hashes), so MinHash takes them as they are.
-    minhashes = MinHash.bulk(shingle_sets, num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=_identity)
-    return np.stack([m.hashvalues for m in minhashes]) if minhashes else np.empty((0, NUM_PERM), np.uint32)
+# datasketch's affine32 permutations (a odd): value -> a * fmix32(value) + b, wrapping mod 2^32.
+_PERMUTATION_A, _PERMUTATION_B = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED).permutations
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, which datasketch applies to every value before permuting."""
+    values = (values ^ (values >> np.uint32(16))) * np.uint32(0x85EBCA6B)
+    values = (values ^ (values >> np.uint32(13))) * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+def _signatures(shingle_sets: list[np.ndarray]) -> np.ndarray:
+    """MinHash signatures (n, NUM_PERM) uint32 of non-empty sets of shingle hashes, the values
+    datasketch's MinHash.bulk(..., hashfunc=identity) gives, a third of its time: one pass per
+    permutation over every set at once, instead of one pass per set."""
+    if not shingle_sets:
+        return np.empty((0, NUM_PERM), np.uint32)
+    mixed = _fmix32(np.concatenate(shingle_sets))
+    starts = np.cumsum([0] + [len(s) for s in shingle_sets[:-1]])
+    signatures = np.empty((len(shingle_sets), NUM_PERM), np.uint32)
+    for k in range(NUM_PERM):
+        signatures[:, k] = np.minimum.reduceat(mixed * _PERMUTATION_A[k] + _PERMUTATION_B[k], starts)
+    return signatures
 
 
 def shingle_bodies(bodies: list[str], min_words: int) -> list[Shingled]:
@@ -151,8 +169,8 @@ def shingle_bodies(bodies: list[str], min_words: int) -> list[Shingled]:
     words = [words_of(body) for body in bodies]
     hashes = [shingle_hashes(w) for w in words]
     indexed = [i for i, w in enumerate(words) if len(w) >= min_words]
-    body_sigs = _signatures([hashes[i].tolist() for i in indexed])
-    lead_sigs = _signatures([hashes[i][: LEAD_WORDS - SHINGLE_WORDS + 1].tolist() for i in indexed])
+    body_sigs = _signatures([hashes[i] for i in indexed])
+    lead_sigs = _signatures([hashes[i][: LEAD_WORDS - SHINGLE_WORDS + 1] for i in indexed])
     keys = np.hstack([_band_keys(body_sigs), _band_keys(lead_sigs)])
     band_keys: list[np.ndarray | None] = [None] * len(bodies)
     for row, i in enumerate(indexed):
