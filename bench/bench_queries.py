@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import BBC, distinct_real_files  # noqa: E402
 from tasks.lake import CATALOG_FILE, DATA_DIR, open_lake  # noqa: E402
+from tasks.schema import TABLES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWSLAKE = ROOT / ".venv" / "bin" / "newslake"
@@ -64,13 +65,6 @@ INSERTS = {
                'synthetic-run-' || (i.seq // $per_run) AS run_id, i.published_at + INTERVAL 1 HOUR AS ingested_at
         FROM ids AS i JOIN seed.articles AS s ON s.article_id = i.seed_id
         ORDER BY i.seq""",
-    "entities": """
-        INSERT INTO lake.entities BY NAME
-        SELECT i.article_id, e.text, e.name, e.label, e.start_char, e.end_char
-        FROM ids AS i JOIN seed.entities AS e ON e.article_id = i.seed_id""",
-    "sources": """
-        INSERT INTO lake.sources BY NAME
-        SELECT i.article_id, s.source FROM ids AS i JOIN seed.sources AS s ON s.article_id = i.seed_id""",
     "minhash_bands": """
         INSERT INTO lake.minhash_bands BY NAME
         SELECT i.article_id, m.band, (hash(m.band_hash, i.copy) >> 1)::BIGINT AS band_hash
@@ -101,6 +95,11 @@ INSERTS = {
 }
 
 
+# Every other table keyed by article: the seed's rows under the copy's id.
+PER_ARTICLE = """
+    INSERT INTO lake.{table} BY NAME
+    SELECT i.article_id, t.* EXCLUDE (article_id)
+    FROM ids AS i JOIN seed.{table} AS t ON t.article_id = i.seed_id"""
 RUNS = """
     INSERT INTO lake.runs BY NAME
     SELECT run_id, 'ingest' AS flow, min(ingested_at) AS started_at,
@@ -148,7 +147,11 @@ def build_lake(work: Path, articles: int, seed_files: list[tuple[str, bytes]], c
             started = time.perf_counter()
             last = min(copies, first + chunk_copies)
             con.execute(IDS, {**params, "first_copy": first, "last_copy": last})
-            for table, insert in INSERTS.items():
+            for table in TABLES:
+                insert = INSERTS.get(table) or (PER_ARTICLE.format(table=table)
+                                                if "article_id" in TABLES[table].names else None)
+                if insert is None:
+                    continue
                 con.execute("BEGIN")
                 con.execute(insert, {"per_run": ARTICLES_PER_RUN} if "$per_run" in insert else {})
                 con.execute("COMMIT")
@@ -157,7 +160,7 @@ def build_lake(work: Path, articles: int, seed_files: list[tuple[str, bytes]], c
         con.execute("BEGIN")
         con.execute(RUNS)
         con.execute("COMMIT")
-        counts = {t: con.execute(f"SELECT count(*) FROM lake.{t}").fetchone()[0] for t in [*INSERTS, "runs"]}
+        counts = {t: con.execute(f"SELECT count(*) FROM lake.{t}").fetchone()[0] for t in TABLES}
         print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
     finally:
         con.close()
