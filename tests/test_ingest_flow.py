@@ -118,6 +118,16 @@ def test_ingest_changed_content_is_processed_as_new(inbox, lake_dir):
     assert rows == [(2, 2)]
 
 
+def test_ingest_file_rewritten_with_another_story_is_a_new_article(inbox, lake_dir):
+    run_ingest(inbox, lake_dir)
+    changed = inbox / "bbc" / "business_001.txt"
+    changed.write_text("Markets close higher\n\n" + "Shares in Asia rose for a fifth day as exporters gained. " * 12 + "\n")
+    summary = run_ingest(inbox, lake_dir)
+    assert (summary.articles_new, summary.duplicates) == (1, 0)
+    statuses = query(lake_dir, "SELECT status FROM files WHERE path = 'bbc/business_001.txt' ORDER BY seen_at")
+    assert statuses == [("ingested",), ("ingested",)]
+
+
 def test_ingest_copy_in_later_run_is_exact_duplicate(inbox, lake_dir):
     run_ingest(inbox, lake_dir)
     shutil.copy(BBC / "business_001.txt", inbox / "copy-of-business-001.txt")
