@@ -58,6 +58,9 @@ def open_lake(lake_dir: Path | str, *, read_only: bool = False) -> duckdb.DuckDB
     options = "READ_ONLY" if read_only else f"DATA_PATH {_sql_string(str(lake_dir / DATA_DIR))}"
     con.execute(f"ATTACH {_sql_string('ducklake:sqlite:' + str(catalog))} AS lake ({options})")
     if not read_only:
+        # A writer lives as long as a run or the watcher: DuckDB's cache of the Parquet it reads
+        # (near-dedup history, ids) would grow with the lake. The OS page cache serves re-reads.
+        con.execute("SET enable_external_file_cache = false")
         _ensure_tables(con)
     con.execute("USE lake")
     return con
