@@ -3,8 +3,9 @@
 Builds a temp lake holding `--history` synthetic articles (sentences of real BBC stories of one
 category recombined and partly reworded, so each is distinct: bench/dedup_copies.synthetic_story)
 with their `minhash_bands` rows, committed in batches of `--commit-size` as the flow would. Then times near dedup (signatures, the candidate join against the
-lake, verification) of `--new` articles (half of them copies of history articles, half fresh), and
-NER (tasks.enrich.enrich_bodies) on the same bodies: the baseline the dedup cost is compared with.
+lake, verification) of `--new` articles (half of them copies of history articles, half fresh), on the
+lake as committed and again after compacting it as the daily maintenance does, and NER
+(tasks.enrich.enrich_bodies) on the same bodies: the baseline the dedup cost is compared with.
 
     .venv/bin/python bench/dedup_cost.py [--corpus ../shared/corpora/bbc] [--history 100000] [--new 1000]
 """
@@ -24,6 +25,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dedup_copies import COPY_KINDS, distinct_stories, load_stories, synthetic_story  # noqa: E402
+import sql  # noqa: E402
 from tasks import schema  # noqa: E402
 from tasks.dedup import Deduplicated, article_id_for  # noqa: E402
 from tasks.lake import commit_batch, open_lake  # noqa: E402
@@ -59,6 +61,40 @@ def build_history(lake: Path, bodies: list[str], commit_size: int, settings: Nea
         con.close()
 
 
+def measure(lake: Path, batch: Deduplicated, settings: NearDedupSettings, copies: int, history: int) -> float:
+    """Time near dedup of `batch` against the lake; print its parts; return the total seconds."""
+    bodies = [result.article.body for result, _ in batch.new]
+    con = open_lake(lake, read_only=True)
+    try:
+        files = dict(con.execute(sql.load("bench/data_files_per_table")).fetchall())
+        history_candidates(con, pa.table({"item": [0], "band": pa.array([0], pa.int16()), "band_hash": [0]}))  # warm
+        lookup_seconds, candidate_pairs = 0.0, 0
+
+        def timed_lookup(keys: pa.Table) -> dict:
+            nonlocal lookup_seconds, candidate_pairs
+            t0 = time.perf_counter()
+            found = history_candidates(con, keys)
+            lookup_seconds += time.perf_counter() - t0
+            candidate_pairs += sum(map(len, found.values()))
+            return found
+
+        t0 = time.perf_counter()
+        shingle_bodies(bodies, settings.min_words)
+        signature_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = split_near_duplicates(batch, timed_lookup, settings)
+        dedup_seconds = time.perf_counter() - t0
+    finally:
+        con.close()
+    near = sum(mark.method == "near" for mark in result.duplicates)
+    print(f"near dedup of {len(bodies)} new vs {history} history "
+          f"({files.get('minhash_bands')} minhash_bands and {files.get('shingle_sketches')} shingle_sketches files): "
+          f"{dedup_seconds:.2f}s (signatures {signature_seconds:.2f}s, candidate join {lookup_seconds:.2f}s, "
+          f"verification {dedup_seconds - signature_seconds - lookup_seconds:.2f}s); "
+          f"{candidate_pairs} candidate pairs from history, {near} near duplicates of {copies} copies")
+    return dedup_seconds
+
+
 def new_batch(texts: list[str]) -> Deduplicated:
     new = []
     for n, text in enumerate(texts):
@@ -76,6 +112,7 @@ def main() -> None:
     parser.add_argument("--commit-size", type=int, default=400, help="history articles per lake commit")
     parser.add_argument("--seed", type=int, default=20050203)
     parser.add_argument("--lake", type=Path, help="keep the history lake here (reused when it exists)")
+    parser.add_argument("--no-ner", action="store_true", help="time dedup only (NER takes minutes)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -95,45 +132,27 @@ def main() -> None:
             build_history(lake, [parse_document(s.text()).body for s in history], args.commit_size, settings)
             print(f"history: {args.history} articles in {-(-args.history // args.commit_size)} commits, "
                   f"built in {time.perf_counter() - started:.0f}s")
-
-        con = open_lake(lake, read_only=True)
+        # As committed (one file per batch and table), then as the daily maintenance leaves it.
+        dedup_seconds = [measure(lake, batch, settings, len(copies), args.history)]
+        con = open_lake(lake)
         try:
-            history_candidates(con, pa.table({"item": [0], "band": pa.array([0], pa.int16()), "band_hash": [0]}))  # warm
-            lookup_seconds, candidate_pairs = 0.0, 0
-
-            def timed_lookup(keys: pa.Table) -> dict:
-                nonlocal lookup_seconds, candidate_pairs
-                t0 = time.perf_counter()
-                found = history_candidates(con, keys)
-                lookup_seconds += time.perf_counter() - t0
-                candidate_pairs += sum(map(len, found.values()))
-                return found
-
-            t0 = time.perf_counter()
-            shingle_bodies(bodies, settings.min_words)
-            signature_seconds = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            result = split_near_duplicates(batch, timed_lookup, settings)
-            dedup_seconds = time.perf_counter() - t0
+            con.execute(sql.load("maintenance/merge_adjacent_files"))
         finally:
             con.close()
+        dedup_seconds.append(measure(lake, batch, settings, len(copies), args.history))
 
-    near = sum(mark.method == "near" for mark in result.duplicates)
-    print(f"near dedup of {len(bodies)} new vs {args.history} history: {dedup_seconds:.2f}s "
-          f"(signatures {signature_seconds:.2f}s, candidate join {lookup_seconds:.2f}s, "
-          f"verification {dedup_seconds - signature_seconds - lookup_seconds:.2f}s); "
-          f"{candidate_pairs} candidate pairs from history, {near} near duplicates of {len(copies)} copies")
-
+    if args.no_ner:
+        return
     from tasks.enrich import enrich_bodies
 
     enrich_bodies(bodies[:2])  # load the model outside the timing
     t0 = time.perf_counter()
     enrich_bodies(bodies)
     ner_seconds = time.perf_counter() - t0
-    share = dedup_seconds / ner_seconds
     print(f"NER (enrich_bodies) of the same {len(bodies)} bodies: {ner_seconds:.2f}s")
-    print(f"dedup cost: {dedup_seconds:.2f}s (target < {TARGET_SECONDS:.0f}s) = {share:.1%} of NER time "
-          f"(target < {TARGET_SHARE_OF_NER:.0%})")
+    for label, seconds in zip(("as committed", "compacted"), dedup_seconds):
+        print(f"dedup cost, {label}: {seconds:.2f}s (target < {TARGET_SECONDS:.0f}s) = {seconds / ner_seconds:.1%} "
+              f"of NER time (target < {TARGET_SHARE_OF_NER:.0%})")
 
 
 if __name__ == "__main__":
