@@ -29,6 +29,20 @@ def test_cli_ingest_prints_summary(inbox, lake_dir, prefect_harness):
     assert "rejected          0" in result.output
 
 
+@pytest.mark.parametrize("touch", [False, True], ids=["untouched", "touched"])
+def test_cli_ingest_again_nothing_new_skips_the_flow(ingested_lake, inbox, touch):
+    import os
+
+    if touch:  # same content, new mtime: the flow must run to rehash it
+        path = next(inbox.rglob("*.txt"))
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(ingested_lake)])
+    assert result.exit_code == 0, result.output
+    assert ("nothing new" in result.output) is not touch
+    runs = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "-f", "json", "SELECT count(*) AS n FROM runs"])
+    assert json.loads(runs.output) == [{"n": 2 if touch else 1}]
+
+
 def test_cli_ingest_reads_environment(inbox, lake_dir, prefect_harness, monkeypatch):
     monkeypatch.setenv("NEWSLAKE_SEEDS", str(inbox))
     monkeypatch.setenv("NEWSLAKE_LAKE", str(lake_dir))
