@@ -50,13 +50,17 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
 
     use_project_prefect_home()
     server = reserve_temporary_server()  # before Prefect is imported
+    if server is not None:
+        server.start()  # boots (seconds) while the inbox is scanned and the flow imported
     seeds, lake = seeds.resolve(), lake.resolve()
     unchanged = unchanged_inbox(seeds, lake)
     if unchanged is not None:
-        # A directory scan and nothing more: no flow run, no Prefect server, no model.
+        # A directory scan and nothing more: no flow run, no model, the server killed unused.
+        if server is not None:
+            server.abandon()
         typer.echo(f"newslake ingest: nothing new in {seeds} ({unchanged} files unchanged, skipped)")
         return
-    start_workers_and_server(server)
+    start_workers()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.ingest import IngestSettings, ingest as ingest_flow
@@ -70,14 +74,12 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     print_summary(summary)
 
 
-def start_workers_and_server(server) -> None:
-    """Start the NER workers, then the reserved Prefect server (if any), before Prefect is imported."""
+def start_workers() -> None:
+    """Start the NER workers, before any thread exists: they load the model while the server and
+    the flow start."""
     from tasks.ner import start_shared_workers
 
-    # Forked before any thread exists; they load the model while the server and the flow start.
     start_shared_workers()
-    if server is not None:
-        server.start()
 
 
 def unchanged_inbox(seeds: Path, lake: Path) -> int | None:
@@ -194,7 +196,9 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
 
     use_project_prefect_home()
     server = reserve_temporary_server()  # before Prefect is imported
-    start_workers_and_server(server)
+    start_workers()
+    if server is not None:
+        server.start()
     from newslake.watch import WatchSettings, watch_inbox
 
     # Prefect has configured the root logger by now; the watcher's own lines get a handler of their own.

@@ -27,12 +27,16 @@ EXCLUDE = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
 # other, large enough that nlp.pipe batches well (a chunk is ~0.3 s of NER for BBC articles).
 CHUNK_SIZE = 8
 POLL_SECONDS = 1.0
+WORKER_NICENESS = 5
 
 RawEntity = tuple[str, str, int, int]  # text, label, start_char, end_char
 
 
 def _worker(chunks: multiprocessing.Queue, results: multiprocessing.Queue, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Below the main process and the Prefect server: their work (start-up, parsing, dedup, commits)
+    # is what the next chunks wait for, while NER has the queue to keep it busy.
+    os.nice(WORKER_NICENESS)
     import spacy
 
     nlp = spacy.load(MODEL, exclude=EXCLUDE)
