@@ -64,13 +64,16 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.ingest import IngestSettings, ingest as ingest_flow
+    from tasks.prefetch import prefetch_first_batch
 
+    settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
     if server is not None:
+        prefetch_first_batch(settings)  # NER starts while the server finishes booting
         server.wait_until_healthy()
     # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
     # their thread adds up to a second to the end of the run.
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar():
-        summary = ingest_flow(IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size))
+        summary = ingest_flow(settings)
     print_summary(summary)
 
 

@@ -74,8 +74,9 @@ class TemporaryServer:
             [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent),
              "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+            # Automations (triggers, actions) are not served by a server living for one run.
             env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-                 "PREFECT__SERVER_FINAL": "1"},
+                 "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false"},
             preexec_fn=functools.partial(_detach_from_terminal_signals, os.getpid()),
         )
         atexit.register(self.stop)  # after Prefect's own exit hooks have flushed logs and events

@@ -1,0 +1,42 @@
+"""The first batch's NER, started before the flow: while Prefect's server boots (seconds), the NER
+workers would otherwise sit idle with the model loaded.
+
+This runs the flow's own first steps as plain functions (discover, read and parse, exact and near
+dedup against the lake, read-only) and queues the new stories' bodies for NER. The flow then does
+all of it again, under the writer lock, and gets this NER job only if its first batch has exactly
+the same new bodies (tasks.ner.NerWorkers.prefetch): NER depends on the body alone, so nothing the
+flow decides can differ. If the lake changed in between, the job is simply not used.
+"""
+
+from __future__ import annotations
+
+from tasks.dedup import split_exact_duplicates
+from tasks.discover import KnownFiles, scan_inbox
+from tasks.inflight import dedup_after_pending
+from tasks.known import known_files_in_inbox
+from tasks.lake import LakeNotFound, open_lake
+from tasks.near_dedup import split_near_duplicates
+from tasks.ner import start_shared_workers
+from tasks.read import read_and_parse
+
+
+def prefetch_first_batch(settings) -> None:
+    """Queue the NER of the first batch `settings` (flows.ingest.IngestSettings) would ingest."""
+    try:
+        con = open_lake(settings.lake, read_only=True)
+    except LakeNotFound:  # a new lake: nothing to skip, nothing to be a duplicate of
+        con = None
+    try:
+        known = known_files_in_inbox(con, settings.seeds) if con else KnownFiles()
+        scan = scan_inbox(settings.seeds, known.stats, settings.min_file_age_seconds)
+        batch = scan.candidates[: settings.batch_size]
+        results, _ = read_and_parse(settings.seeds, batch, known.contents, settings.max_file_bytes)
+        if con:
+            deduped = dedup_after_pending(con, results, None, settings.near_dedup)
+        else:
+            deduped = split_near_duplicates(split_exact_duplicates(results, lambda ids: set()),
+                                            lambda band_keys: {}, settings.near_dedup)
+    finally:
+        if con:
+            con.close()
+    start_shared_workers().prefetch([result.article.body for result, _ in deduped.new])
