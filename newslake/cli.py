@@ -52,15 +52,17 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     server = reserve_temporary_server()  # before Prefect is imported
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
+    # Forked before any thread exists; they load the model (at low priority) meanwhile too.
+    workers = start_workers()
     seeds, lake = seeds.resolve(), lake.resolve()
     unchanged = unchanged_inbox(seeds, lake)
     if unchanged is not None:
-        # A directory scan and nothing more: no flow run, no model, the server killed unused.
+        # A directory scan and nothing more: no flow run, no NER, the server killed unused.
+        workers.close()
         if server is not None:
             server.abandon()
         typer.echo(f"newslake ingest: nothing new in {seeds} ({unchanged} files unchanged, skipped)")
         return
-    start_workers()
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from flows.ingest import IngestSettings, ingest as ingest_flow
@@ -77,12 +79,12 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     print_summary(summary)
 
 
-def start_workers() -> None:
+def start_workers():
     """Start the NER workers, before any thread exists: they load the model while the server and
     the flow start."""
     from tasks.ner import start_shared_workers
 
-    start_shared_workers()
+    return start_shared_workers()
 
 
 def unchanged_inbox(seeds: Path, lake: Path) -> int | None:
