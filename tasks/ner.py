@@ -136,6 +136,10 @@ class NerWorkers:
             raise found
         return found
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         # Chunks still queued belong to a run that failed or was interrupted: nobody will wait for
         # them, so the workers are stopped now rather than after them (they only compute), and the
@@ -163,7 +167,7 @@ def start_shared_workers(processes: int | None = None) -> NerWorkers:
     forked and load the model while the rest of the program starts.
     """
     global _shared
-    if _shared is None:
+    if _shared is None or _shared.closed:  # closed: a CLI call in this process had nothing to do
         _shared = NerWorkers(processes or max(1, min(2, _available_cpus())))
         atexit.register(_shared.close)
     return _shared

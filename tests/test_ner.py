@@ -52,3 +52,13 @@ def test_ner_workers_dead_worker_is_an_error():
             list(pool.submit(BODIES[:2]).entities())
     finally:
         pool.close()
+
+
+def test_shared_workers_restart_after_close():
+    from tasks.ner import start_shared_workers
+
+    first = start_shared_workers()
+    first.close()  # as `newslake ingest` does in-process when there is nothing new
+    second = start_shared_workers()
+    assert second is not first
+    assert list(second.submit(BODIES[:2]).entities()) == in_process_entities(BODIES[:2])
