@@ -15,7 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import sql
-from tasks.discover import KnownFiles
+from tasks.discover import KnownFiles, _path_as_text
 from tasks.retry import retry_if_transient
 
 
@@ -26,7 +26,8 @@ def inbox_paths(inbox: Path) -> list[str]:
     paths = []
     for folder, dirs, files in os.walk(root):
         base = Path(os.path.relpath(folder, root))
-        paths.extend((base / name).as_posix() for name in (*dirs, *files))
+        # Stored as discovery stores them: a name that is not UTF-8 with its odd bytes as \xNN.
+        paths.extend(_path_as_text((base / name).as_posix())[0] for name in (*dirs, *files))
     return paths
 
 
