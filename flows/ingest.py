@@ -26,10 +26,11 @@ from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, start_shared_workers
 from tasks.progress import RunProgress
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadResult, read_and_parse_task
-from tasks.runs import RunSummary, publish_run_artifacts, record_run_end_task, record_run_start_task
-from tasks.writer_lock import writer_lock
+from tasks.run_history import INGEST_FLOW, RunSummary
+from tasks.runs import publish_run_artifacts, record_run_end_task, record_run_start_task
+from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
-FLOW_NAME = "ingest"
+FLOW_NAME = INGEST_FLOW
 
 
 class IngestSettings(BaseModel):
@@ -42,7 +43,7 @@ class IngestSettings(BaseModel):
     # 0 for a one-shot run: whoever starts it has finished copying. Scheduled runs and the watcher,
     # which may meet a file mid-write, set it above 0.
     min_file_age_seconds: float = Field(0.0, ge=0, description="Files changed more recently are left for the next run")
-    writer_lock_timeout_seconds: float = Field(600.0, ge=0, description="How long to wait for another writer of the lake")
+    writer_lock_timeout_seconds: float = Field(DEFAULT_TIMEOUT_SECONDS, ge=0, description="How long to wait for another writer of the lake")
     near_dedup: NearDedupSettings = Field(default_factory=NearDedupSettings, description="Near-duplicate thresholds")
 
 

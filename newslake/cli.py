@@ -57,11 +57,15 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     seeds, lake = seeds.resolve(), lake.resolve()
     unchanged = unchanged_inbox(seeds, lake)
     if unchanged is not None:
-        # A directory scan and nothing more: no flow run, no NER, the server killed unused.
+        # A directory scan and one runs row: no flow run, no NER, the server killed unused.
         workers.close()
         if server is not None:
             server.abandon()
+        from tasks.run_history import record_unchanged_run
+
+        summary = record_unchanged_run(lake, unchanged)
         typer.echo(f"newslake ingest: nothing new in {seeds} ({unchanged} files unchanged, skipped)")
+        print_summary(summary)
         return
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 

@@ -6,5 +6,5 @@ from importlib.resources import files
 
 @cache
 def load(name: str) -> str:
-    """The text of `sql/<name>.sql` (e.g. `load("known_files")`, `load("examples/top_people")`)."""
+    """The text of `sql/<name>.sql` (e.g. `load("run_start")`, `load("examples/top_people")`)."""
     return files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")

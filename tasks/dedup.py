@@ -17,12 +17,9 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 import sql
 from tasks.read import ReadResult
-from tasks.retry import retry_if_transient
 
 if TYPE_CHECKING:
     from tasks.near_dedup import NearIndexEntry
@@ -90,9 +87,3 @@ def existing_article_ids(con: duckdb.DuckDBPyConnection, article_ids: list[str])
         return {row[0] for row in con.execute(sql.load("existing_article_ids")).fetchall()}
     finally:
         con.unregister("batch_article_ids")
-
-
-@task(name="exact-dedup", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
-      retry_condition_fn=retry_if_transient)
-def exact_dedup_task(con: duckdb.DuckDBPyConnection, results: list[ReadResult]) -> Deduplicated:
-    return split_exact_duplicates(results, lambda ids: existing_article_ids(con, ids))

@@ -14,14 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-import sql
 from tasks.open_files import held_for_writing
 from tasks.records import FileRef
-from tasks.retry import retry_if_transient
 
 # Files a writer is still producing or an editor keeps beside the real one.
 TEMP_SUFFIXES = (".part", ".tmp", ".temp", ".crdownload", ".swp", ".swx", ".download", ".partial")
@@ -45,15 +42,6 @@ class KnownFiles:
 
     stats: set[tuple[str, int, int]] = field(default_factory=set)
     contents: set[tuple[str, str]] = field(default_factory=set)
-
-
-def known_files(con: duckdb.DuckDBPyConnection) -> KnownFiles:
-    known = KnownFiles()
-    for path, size, mtime_ns, sha256 in con.execute(sql.load("known_files")).fetchall():
-        known.stats.add((path, size, mtime_ns))
-        if sha256 is not None:
-            known.contents.add((path, sha256))
-    return known
 
 
 @dataclass
@@ -95,7 +83,7 @@ def _entries(folder: str) -> list[os.DirEntry]:
         return []  # a folder removed or unreadable mid-scan holds nothing we can process
 
 
-def _walk(folder: str) -> Iterable[os.DirEntry]:
+def walk_files(folder: str) -> Iterable[os.DirEntry]:
     """Every entry below `folder` that is not a folder, depth first in name order. A stack, not
     recursion: no nesting is too deep for it."""
     stack = [iter(_entries(folder))]
@@ -139,7 +127,7 @@ def _classify(root: str, entry: os.DirEntry) -> tuple[os.stat_result, str | None
     return link_stat, None
 
 
-def _path_as_text(path: str) -> tuple[str, bool]:
+def path_as_text(path: str) -> tuple[str, bool]:
     """The path as it can be stored (text columns hold UTF-8 only), and whether it is the real name.
     A name that is not UTF-8 comes from the OS with surrogate escapes; it is stored with its odd
     bytes written as \\xNN, the same way every scan, so it is recorded once and then skipped."""
@@ -148,6 +136,11 @@ def _path_as_text(path: str) -> tuple[str, bool]:
     except UnicodeEncodeError:
         return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"), False
     return path, True
+
+
+def relative_path(entry: os.DirEntry, root: str) -> tuple[str, bool]:
+    """The entry's path relative to `root` as the lake stores it (see path_as_text)."""
+    return path_as_text(Path(os.path.relpath(entry.path, root)).as_posix())
 
 
 def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: float = 0.0) -> Scan:
@@ -161,12 +154,12 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: floa
     scan = Scan()
     now_ns = time.time_ns()
     fresh: dict[str, Candidate] = {}
-    for entry in _walk(root):
+    for entry in walk_files(root):
         classified = _classify(root, entry)
         if classified is None:
             continue
         file_stat, rejection = classified
-        rel, readable_name = _path_as_text(Path(os.path.relpath(entry.path, root)).as_posix())
+        rel, readable_name = relative_path(entry, root)
         if not readable_name:
             rejection = rejection or "file name is not valid UTF-8 (rename it to ingest it)"
         ref = FileRef(path=rel, size=file_stat.st_size, mtime_ns=file_stat.st_mtime_ns)
@@ -187,12 +180,6 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: floa
         scan.candidates = [c for c in scan.candidates if c.ref.path not in held]
         scan.settling += len(held)
     return scan
-
-
-@task(name="load-known-files", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
-      retry_condition_fn=retry_if_transient)
-def known_files_task(con: duckdb.DuckDBPyConnection) -> KnownFiles:
-    return known_files(con)
 
 
 @task(name="discover", cache_policy=NO_CACHE)

@@ -15,20 +15,14 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import sql
-from tasks.discover import KnownFiles, _path_as_text
+from tasks.discover import KnownFiles, relative_path, walk_files
 from tasks.retry import retry_if_transient
 
 
 def inbox_paths(inbox: Path) -> list[str]:
-    """Every path below `inbox` (files and folders, ignored ones too, symlinks not followed),
-    relative with forward slashes: a superset of the paths tasks.discover.scan_inbox reports."""
+    """Every path tasks.discover.scan_inbox can report for `inbox`, as the lake stores it."""
     root = os.path.realpath(inbox)
-    paths = []
-    for folder, dirs, files in os.walk(root):
-        base = Path(os.path.relpath(folder, root))
-        # Stored as discovery stores them: a name that is not UTF-8 with its odd bytes as \xNN.
-        paths.extend(_path_as_text((base / name).as_posix())[0] for name in (*dirs, *files))
-    return paths
+    return [relative_path(entry, root)[0] for entry in walk_files(root)]
 
 
 def known_files_in_inbox(con: duckdb.DuckDBPyConnection, inbox: Path) -> KnownFiles:

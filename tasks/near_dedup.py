@@ -33,14 +33,11 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 from datasketch import MinHash
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 import sql
 from tasks import schema
 from tasks.dedup import Deduplicated, DuplicateMark
-from tasks.retry import retry_if_transient
 
 SHINGLE_WORDS = 3
 NUM_PERM = 128
@@ -274,11 +271,3 @@ def history_candidates(con: duckdb.DuckDBPyConnection, band_keys: pa.Table) -> d
     for item, article_id, shingle_count, sketch in rows:
         found.setdefault(item, []).append(Candidate(article_id, shingle_count, np.frombuffer(sketch, "<u4")))
     return found
-
-
-@task(name="near-dedup", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
-      retry_condition_fn=retry_if_transient)
-def near_dedup_task(
-    con: duckdb.DuckDBPyConnection, batch: Deduplicated, settings: NearDedupSettings
-) -> Deduplicated:
-    return split_near_duplicates(batch, lambda keys: history_candidates(con, keys), settings)

@@ -1,89 +1,17 @@
-"""Run history: one `runs` row per flow run, written when it starts and completed when it ends, and
-the summary a run reports (to the CLI and as Prefect artifacts)."""
+"""The run history as Prefect tasks (writes of tasks.run_history, retried when transient) and the
+summary a run reports as Prefect artifacts."""
 
 from __future__ import annotations
-
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import duckdb
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-import sql
-from tasks.dedup import Deduplicated
-from tasks.records import Enrichment
 from tasks.retry import retry_if_transient
+from tasks.run_history import RunSummary, record_run_end, record_run_start
 
 TOP_ENTITIES = 15
-ENTITY_LABELS_OF_INTEREST = {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT"}
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    status: str = "running"
-    files_seen: int = 0  # every entry the scan looked at, unchanged ones included
-    files_unchanged: int = 0
-    articles_new: int = 0
-    duplicates: int = 0
-    duplicates_by_method: Counter = field(default_factory=Counter)
-    rejected_by_reason: Counter = field(default_factory=Counter)
-    rejected_files: list[tuple[str, str]] = field(default_factory=list)
-    entity_counts: Counter = field(default_factory=Counter)  # (name, label) -> mentions
-    snapshot_id: int | None = None
-
-    @property
-    def rejected(self) -> int:
-        return sum(self.rejected_by_reason.values())
-
-    @property
-    def seconds(self) -> float:
-        end = self.finished_at or self.started_at
-        return (end - self.started_at).total_seconds()
-
-    def add_batch(self, batch: Deduplicated, enrichments: list[Enrichment], snapshot_id: int | None) -> None:
-        self.articles_new += len(batch.new)
-        self.duplicates += len(batch.duplicates)
-        self.duplicates_by_method.update(mark.method for mark in batch.duplicates)
-        for result in batch.rejected:
-            self.rejected_by_reason[result.rejection] += 1
-            self.rejected_files.append((result.ref.path, result.rejection))
-        for enrichment in enrichments:
-            self.entity_counts.update(
-                (e.name, e.label) for e in enrichment.entities if e.label in ENTITY_LABELS_OF_INTEREST
-            )
-        if snapshot_id is not None:
-            self.snapshot_id = snapshot_id
-
-
-def record_run_start(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str) -> int:
-    """Record the run as running, and mark runs that died without finishing as crashed (the
-    caller holds the lake's writer lock, so any other run still `running` is dead). Returns how
-    many were marked."""
-    con.execute("BEGIN")
-    try:
-        crashed = con.execute(sql.load("mark_crashed_runs"), {"run_id": summary.run_id}).fetchone()[0]
-        con.execute(sql.load("run_start"), {"run_id": summary.run_id, "flow": flow, "started_at": summary.started_at})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return crashed
-
-
-def record_run_end(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
-    con.execute(
-        sql.load("run_finish"),
-        {"run_id": summary.run_id, "finished_at": summary.finished_at, "status": summary.status,
-         "files_seen": summary.files_seen, "articles_new": summary.articles_new,
-         "duplicates": summary.duplicates, "rejected": summary.rejected,
-         "snapshot_id": summary.snapshot_id},
-    )
 
 
 _RUN_WRITE = dict(cache_policy=NO_CACHE, retries=4, retry_delay_seconds=[1, 2, 4, 8],

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+DEFAULT_TIMEOUT_SECONDS = 600.0  # a whole cold run of a large inbox fits in it
+
 LOCK_FILE = ".writer.lock"
 POLL_SECONDS = 0.1
 

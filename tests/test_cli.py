@@ -30,7 +30,7 @@ def test_cli_ingest_prints_summary(inbox, lake_dir, prefect_harness):
 
 
 @pytest.mark.parametrize("touch", [False, True], ids=["untouched", "touched"])
-def test_cli_ingest_again_nothing_new_skips_the_flow(ingested_lake, inbox, touch):
+def test_cli_ingest_again_nothing_new_skips_the_flow_but_records_the_run(ingested_lake, inbox, touch):
     import os
 
     if touch:  # same content, new mtime: the flow must run to rehash it
@@ -39,8 +39,13 @@ def test_cli_ingest_again_nothing_new_skips_the_flow(ingested_lake, inbox, touch
     result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(ingested_lake)])
     assert result.exit_code == 0, result.output
     assert ("nothing new" in result.output) is not touch
-    runs = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "-f", "json", "SELECT count(*) AS n FROM runs"])
-    assert json.loads(runs.output) == [{"n": 2 if touch else 1}]
+    runs = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "-f", "json",
+                               "SELECT status, files_seen, articles_new FROM runs ORDER BY started_at"])
+    assert json.loads(runs.output)[-1] == {"status": "completed", "files_seen": 34, "articles_new": 0}
+    assert len(json.loads(runs.output)) == 2
+    counts = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "-f", "json",
+                                 "SELECT (SELECT count(*) FROM files) AS files, (SELECT count(*) FROM articles) AS articles"])
+    assert json.loads(counts.output) == [{"files": 34, "articles": 33}]
 
 
 def test_cli_ingest_reads_environment(inbox, lake_dir, prefect_harness, monkeypatch):

@@ -1,0 +1,112 @@
+"""Run history rows: one `runs` row per run, written when it starts and completed when it ends.
+
+Plain DuckDB writes with no Prefect import, so a run that finds nothing new can be recorded
+without paying for Prefect's start-up (see record_unchanged_run).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+import sql
+from tasks.lake import open_lake
+from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
+
+if TYPE_CHECKING:
+    from tasks.dedup import Deduplicated
+    from tasks.records import Enrichment
+
+INGEST_FLOW = "ingest"  # the flow name the ingest flow's runs rows carry
+ENTITY_LABELS_OF_INTEREST = {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT"}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"
+    files_seen: int = 0  # every entry the scan looked at, unchanged ones included
+    files_unchanged: int = 0
+    articles_new: int = 0
+    duplicates: int = 0
+    duplicates_by_method: Counter = field(default_factory=Counter)
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    rejected_files: list[tuple[str, str]] = field(default_factory=list)
+    entity_counts: Counter = field(default_factory=Counter)  # (name, label) -> mentions
+    snapshot_id: int | None = None
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at or self.started_at
+        return (end - self.started_at).total_seconds()
+
+    def add_batch(self, batch: Deduplicated, enrichments: list[Enrichment], snapshot_id: int | None) -> None:
+        self.articles_new += len(batch.new)
+        self.duplicates += len(batch.duplicates)
+        self.duplicates_by_method.update(mark.method for mark in batch.duplicates)
+        for result in batch.rejected:
+            self.rejected_by_reason[result.rejection] += 1
+            self.rejected_files.append((result.ref.path, result.rejection))
+        for enrichment in enrichments:
+            self.entity_counts.update(
+                (e.name, e.label) for e in enrichment.entities if e.label in ENTITY_LABELS_OF_INTEREST
+            )
+        if snapshot_id is not None:
+            self.snapshot_id = snapshot_id
+
+
+def record_run_start(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str) -> int:
+    """Record the run as running, and mark runs that died without finishing as crashed (the
+    caller holds the lake's writer lock, so any other run still `running` is dead). Returns how
+    many were marked."""
+    con.execute("BEGIN")
+    try:
+        crashed = con.execute(sql.load("mark_crashed_runs"), {"run_id": summary.run_id}).fetchone()[0]
+        con.execute(sql.load("run_start"), {"run_id": summary.run_id, "flow": flow, "started_at": summary.started_at})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return crashed
+
+
+def record_run_end(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
+    con.execute(
+        sql.load("run_finish"),
+        {"run_id": summary.run_id, "finished_at": summary.finished_at, "status": summary.status,
+         "files_seen": summary.files_seen, "articles_new": summary.articles_new,
+         "duplicates": summary.duplicates, "rejected": summary.rejected,
+         "snapshot_id": summary.snapshot_id},
+    )
+
+
+def record_unchanged_run(lake_dir: Path, files_seen: int, lock_timeout: float = DEFAULT_TIMEOUT_SECONDS) -> RunSummary:
+    """Record a run that found every file unchanged: answered by a directory scan, with no Prefect
+    flow run (so its id is newslake's own), completed in one transaction under the writer lock."""
+    summary = RunSummary(run_id=str(uuid.uuid4()), started_at=_utcnow(), status="completed",
+                         files_seen=files_seen, files_unchanged=files_seen)
+    with writer_lock(lake_dir, lock_timeout):
+        con = open_lake(lake_dir)
+        try:
+            record_run_start(con, summary, INGEST_FLOW)
+            summary.finished_at = _utcnow()
+            record_run_end(con, summary)
+        finally:
+            con.close()
+    return summary
