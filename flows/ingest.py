@@ -17,10 +17,9 @@ from pydantic import BaseModel, Field
 
 from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
-from tasks.discover import discover_task
 from tasks.enrich import enrich_task
 from tasks.inflight import dedup_task
-from tasks.known import known_files_in_inbox_task
+from tasks.known import discover_task, known_files_in_inbox_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, start_shared_workers

@@ -55,17 +55,14 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     # Forked before any thread exists; they load the model (at low priority) meanwhile too.
     workers = start_workers()
     seeds, lake = seeds.resolve(), lake.resolve()
-    unchanged = unchanged_inbox(seeds, lake)
-    if unchanged is not None:
+    unchanged_run = record_run_if_unchanged(seeds, lake)
+    if unchanged_run is not None:
         # A directory scan and one runs row: no flow run, no NER, the server killed unused.
         workers.close()
         if server is not None:
             server.abandon()
-        from tasks.run_history import record_unchanged_run
-
-        summary = record_unchanged_run(lake, unchanged)
-        typer.echo(f"newslake ingest: nothing new in {seeds} ({unchanged} files unchanged, skipped)")
-        print_summary(summary)
+        typer.echo(f"newslake ingest: nothing new in {seeds}")
+        print_summary(unchanged_run)
         return
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
@@ -91,16 +88,20 @@ def start_workers():
     return start_shared_workers()
 
 
-def unchanged_inbox(seeds: Path, lake: Path) -> int | None:
-    """The number of files in `seeds` when the lake has seen every one of them as it is now;
-    None when there is anything to do (or no lake yet). One SQL anti-join of the scan against the
-    `files` table, whatever the size of the lake."""
+def record_run_if_unchanged(seeds: Path, lake: Path):
+    """When the lake has seen every file in `seeds` as it is now, record that run (a RunSummary)
+    and return it; None when there is anything to do (or no lake yet). One SQL anti-join of the
+    scan against the `files` table, whatever the size of the lake, and no Prefect import."""
     import pyarrow as pa
 
     import sql
     from tasks.discover import scan_inbox
-    from tasks.lake import LakeNotFound, open_lake
+    from tasks.lake import CATALOG_FILE, open_lake
+    from tasks.run_history import record_unchanged_run
+    from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
+    if not (lake / CATALOG_FILE).exists():
+        return None
     scan = scan_inbox(seeds, known=set())
     if scan.settling:
         return None
@@ -108,16 +109,14 @@ def unchanged_inbox(seeds: Path, lake: Path) -> int | None:
     inbox_files = pa.table({"path": pa.array([r.path for r in refs], pa.string()),
                             "size": pa.array([r.size for r in refs], pa.int64()),
                             "mtime_ns": pa.array([r.mtime_ns for r in refs], pa.int64())})
-    try:
-        con = open_lake(lake, read_only=True)
-    except LakeNotFound:
-        return None
-    try:
-        con.register("inbox_files", inbox_files)
-        unseen = con.execute(sql.load("unseen_inbox_files")).fetchone()[0]
-    finally:
-        con.close()
-    return None if unseen else len(refs)
+    with writer_lock(lake, DEFAULT_TIMEOUT_SECONDS):
+        con = open_lake(lake)
+        try:
+            con.register("inbox_files", inbox_files)
+            unseen = con.execute(sql.load("unseen_inbox_files")).fetchone()[0]
+            return None if unseen else record_unchanged_run(con, len(refs))
+        finally:
+            con.close()
 
 
 def print_summary(summary) -> None:

@@ -14,9 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from tasks.open_files import held_for_writing
 from tasks.records import FileRef
 
@@ -180,8 +177,3 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: floa
         scan.candidates = [c for c in scan.candidates if c.ref.path not in held]
         scan.settling += len(held)
     return scan
-
-
-@task(name="discover", cache_policy=NO_CACHE)
-def discover_task(inbox: Path, known: KnownFiles, min_file_age: float = 0.0) -> Scan:
-    return scan_inbox(inbox, known.stats, min_file_age)

@@ -1,4 +1,5 @@
-"""What the lake knows of the files now in the inbox, read with one SQL semi-join.
+"""Discovery as Prefect tasks: what the lake knows of the files now in the inbox (read with one SQL
+semi-join), then the scan of tasks.discover against it.
 
 Discovery needs (path, size, mtime) and (path, sha256) only for paths it will meet, so only those
 are read: the cost and the memory follow the inbox, not the lake's whole history.
@@ -15,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import sql
-from tasks.discover import KnownFiles, relative_path, walk_files
+from tasks.discover import KnownFiles, Scan, relative_path, scan_inbox, walk_files
 from tasks.retry import retry_if_transient
 
 
@@ -43,3 +44,8 @@ def known_files_in_inbox(con: duckdb.DuckDBPyConnection, inbox: Path) -> KnownFi
       retry_condition_fn=retry_if_transient)
 def known_files_in_inbox_task(con: duckdb.DuckDBPyConnection, inbox: Path) -> KnownFiles:
     return known_files_in_inbox(con, inbox)
+
+
+@task(name="discover", cache_policy=NO_CACHE)
+def discover_task(inbox: Path, known: KnownFiles, min_file_age: float = 0.0) -> Scan:
+    return scan_inbox(inbox, known.stats, min_file_age)

@@ -10,14 +10,11 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
 import sql
-from tasks.lake import open_lake
-from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
 if TYPE_CHECKING:
     from tasks.dedup import Deduplicated
@@ -96,17 +93,12 @@ def record_run_end(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
     )
 
 
-def record_unchanged_run(lake_dir: Path, files_seen: int, lock_timeout: float = DEFAULT_TIMEOUT_SECONDS) -> RunSummary:
-    """Record a run that found every file unchanged: answered by a directory scan, with no Prefect
-    flow run (so its id is newslake's own), completed in one transaction under the writer lock."""
+def record_unchanged_run(con: duckdb.DuckDBPyConnection, files_seen: int) -> RunSummary:
+    """Record a run that found every file unchanged (the caller holds the writer lock). It was
+    answered by a directory scan, with no Prefect flow run, so its id is newslake's own."""
     summary = RunSummary(run_id=str(uuid.uuid4()), started_at=_utcnow(), status="completed",
                          files_seen=files_seen, files_unchanged=files_seen)
-    with writer_lock(lake_dir, lock_timeout):
-        con = open_lake(lake_dir)
-        try:
-            record_run_start(con, summary, INGEST_FLOW)
-            summary.finished_at = _utcnow()
-            record_run_end(con, summary)
-        finally:
-            con.close()
+    record_run_start(con, summary, INGEST_FLOW)
+    summary.finished_at = _utcnow()
+    record_run_end(con, summary)
     return summary
