@@ -26,7 +26,6 @@ from __future__ import annotations
 import bisect
 import functools
 import importlib.util
-import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -35,7 +34,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
-from tasks.ner import EXCLUDE, MODEL, NerJob, RawEntity
+from tasks.ner import EXCLUDE, MODEL, NerJob, RawEntity, available_cpus
 from tasks.records import Enrichment, Entity
 from tasks.retry import retry_unless_bug
 
@@ -456,13 +455,6 @@ def enrich_entities(body: str, raw: list[RawEntity]) -> Enrichment:
     )
 
 
-def _available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def enrich_bodies(
     bodies: list[str],
     n_process: int = DEFAULT_N_PROCESS,
@@ -480,7 +472,7 @@ def enrich_bodies(
         return []
     nlp = load_nlp()
     n_batches = -(-len(bodies) // batch_size)
-    n_process = max(1, min(n_process, n_batches, _available_cpus()))
+    n_process = max(1, min(n_process, n_batches, available_cpus()))
     if n_process > 1:
         # spaCy deals batches to the workers in turn: make their number a multiple of the
         # workers and their sizes equal, or one worker gets e.g. 128 of 200 bodies and the

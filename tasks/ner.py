@@ -168,12 +168,12 @@ def start_shared_workers(processes: int | None = None) -> NerWorkers:
     """
     global _shared
     if _shared is None or _shared.closed:  # closed: a CLI call in this process had nothing to do
-        _shared = NerWorkers(processes or max(1, min(2, _available_cpus())))
+        _shared = NerWorkers(processes or max(1, min(2, available_cpus())))
         atexit.register(_shared.close)
     return _shared
 
 
-def _available_cpus() -> int:
+def available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
