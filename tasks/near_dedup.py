@@ -1,13 +1,13 @@
 """Near-duplicate detection: re-edited, re-wrapped, trimmed and syndicated copies of a story.
 
-Each new story gets MinHash signatures (datasketch, xxhash) over the 3-word shingles of its
-normalized body: one of the whole body, and one of its lead (first words), because desks trim
-stories from the bottom and a trimmed copy shares the lead whole but only part of the body. The
-signatures are cut into LSH bands; the band keys of every canonical article live in the lake's
-`minhash_bands` table, and its shingle count and bottom-k sketch (its `SKETCH_SIZE` smallest shingle
-hashes) in `shingle_sketches`, both committed with the article. A batch finds its candidates with
-one SQL join against all history, plus a lookup among the batch's own earlier stories; history
-bodies are never read.
+Each new story gets MinHash signatures (datasketch's scheme, computed with numpy and xxhash) over
+the 3-word shingles of its normalized body: one of the whole body, and one of its lead (first
+words), because desks trim stories from the bottom and a trimmed copy shares the lead whole but only
+part of the body. The signatures are cut into LSH bands; the band keys of every canonical article
+live in the lake's `minhash_bands` table, and its shingle count and bottom-k sketch (its
+`SKETCH_SIZE` smallest shingle hashes) in `shingle_sketches`, both committed with the article. A
+batch finds its candidates with one SQL join against all history, plus a lookup among the batch's
+own earlier stories; history bodies are never read.
 
 A candidate is a duplicate only after verification of the new story's whole shingle set against the
 candidate's sketch: the sketch is a uniform sample of the candidate's shingles (the hashes are
@@ -32,7 +32,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import xxhash
-from datasketch import MinHash
 from pydantic import BaseModel, Field
 
 import sql
@@ -136,8 +135,17 @@ def _band_keys(signatures: np.ndarray) -> np.ndarray:
     return keys.view(np.int64).reshape(len(signatures), BANDS)
 
 
-# datasketch's affine32 permutations (a odd): value -> a * fmix32(value) + b, wrapping mod 2^32.
-_PERMUTATION_A, _PERMUTATION_B = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED).permutations
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch 2's affine32 permutations, value -> a * fmix32(value) + b wrapping mod 2^32 (a odd),
+    drawn as its MinHash draws them. Made here, because importing datasketch imports SciPy (0.4 s of
+    every run); the tests check the values against datasketch's."""
+    draw = np.random.RandomState(seed)
+    a = draw.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERMUTATION_A, _PERMUTATION_B = _permutations(NUM_PERM, MINHASH_SEED)
 
 
 def _fmix32(values: np.ndarray) -> np.ndarray:
