@@ -13,6 +13,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field
 
 from tasks.commit import build_batch_rows, commit_batch_task, touched_table
@@ -75,9 +76,11 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
     summary = RunSummary(run_id=str(flow_run.id), started_at=_utcnow())
     con = open_lake(settings.lake)
     try:
-        record_run_start_task(con, summary, FLOW_NAME)
+        # quote(): a task argument that is a collection is otherwise walked by Prefect, element by
+        # element, looking for futures (of which there are none here): a visible share of a run's CPU.
+        record_run_start_task(con, quote(summary), FLOW_NAME)
         known = known_files_in_inbox_task(con, settings.seeds)
-        scan = discover_task(settings.seeds, known, settings.min_file_age_seconds)
+        scan = discover_task(settings.seeds, quote(known), settings.min_file_age_seconds)
         summary.files_seen, summary.files_unchanged = scan.seen, scan.unchanged
         logger.info("%d files in %s, %d new or changed", scan.seen, settings.seeds, len(scan.candidates))
         if scan.settling:
@@ -86,9 +89,9 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
         progress = RunProgress(len(candidates), publish=len(candidates) > settings.batch_size)
 
         def finish(batch: _BatchInNer) -> None:
-            enrichments = enrich_task(batch.bodies, batch.job)
+            enrichments = enrich_task(quote(batch.bodies), batch.job)
             rows = build_batch_rows(batch.deduped, enrichments, run_id=summary.run_id, now=_utcnow())
-            snapshot_id = commit_batch_task(con, rows, touched_table(batch.touched), run_id=summary.run_id,
+            snapshot_id = commit_batch_task(con, quote(rows), touched_table(batch.touched), run_id=summary.run_id,
                                             batch=batch.batch_no)
             summary.add_batch(batch.deduped, enrichments, snapshot_id)
             progress.advance_to(batch.files_done)
@@ -101,8 +104,9 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
         in_ner: _BatchInNer | None = None
         for batch_no, start in enumerate(range(0, len(candidates), settings.batch_size)):
             batch = candidates[start : start + settings.batch_size]
-            results, touched = read_and_parse_task(settings.seeds, batch, known.contents, settings.max_file_bytes)
-            deduped = dedup_task(con, results, in_ner.deduped if in_ner else None, settings.near_dedup)
+            results, touched = read_and_parse_task(settings.seeds, quote(batch), quote(known.contents),
+                                                   settings.max_file_bytes)
+            deduped = dedup_task(con, quote(results), quote(in_ner.deduped if in_ner else None), settings.near_dedup)
             bodies = [result.article.body for result, _ in deduped.new]
             queued = _BatchInNer(batch_no, start + len(batch), deduped, touched, bodies,
                                  start_shared_workers().submit(bodies))
@@ -118,7 +122,7 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
     finally:
         summary.finished_at = _utcnow()
         try:
-            record_run_end_task(con, summary)
+            record_run_end_task(con, quote(summary))
         finally:
             con.close()
     publish_run_artifacts(summary)
