@@ -7,6 +7,7 @@ before that batch and the next run redoes it.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +28,7 @@ from tasks.ner import NerJob, start_shared_workers
 from tasks.progress import RunProgress
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadResult, read_and_parse_task
 from tasks.run_history import INGEST_FLOW, RunSummary
-from tasks.runs import publish_run_artifacts, record_run_end_task, record_run_start_task
+from tasks.runs import count_mentions, publish_run_artifacts, record_run_end_task, record_run_start_task
 from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
 FLOW_NAME = INGEST_FLOW
@@ -74,6 +75,7 @@ def ingest(settings: IngestSettings = IngestSettings()) -> RunSummary:
 
 def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
     summary = RunSummary(run_id=str(flow_run.id), started_at=_utcnow())
+    mentions: Counter = Counter()  # (name, label) -> mentions in the new articles, for the artifact
     con = open_lake(settings.lake)
     try:
         # quote(): a task argument that is a collection is otherwise walked by Prefect, element by
@@ -93,7 +95,8 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
             rows = build_batch_rows(batch.deduped, enrichments, run_id=summary.run_id, now=_utcnow())
             snapshot_id = commit_batch_task(con, quote(rows), touched_table(batch.touched), run_id=summary.run_id,
                                             batch=batch.batch_no)
-            summary.add_batch(batch.deduped, enrichments, snapshot_id)
+            summary.add_batch(batch.deduped, snapshot_id)
+            count_mentions(mentions, enrichments)
             progress.advance_to(batch.files_done)
             logger.info("batch %d: %d new, %d duplicates, %d rejected", batch.batch_no, len(batch.deduped.new),
                         len(batch.deduped.duplicates), len(batch.deduped.rejected))
@@ -125,7 +128,7 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
             record_run_end_task(con, quote(summary))
         finally:
             con.close()
-    publish_run_artifacts(summary)
+    publish_run_artifacts(summary, mentions)
     logger.info("run %s: %d new articles, %d duplicates, %d rejected in %.1fs", summary.run_id,
                 summary.articles_new, summary.duplicates, summary.rejected, summary.seconds)
     return summary

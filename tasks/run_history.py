@@ -18,10 +18,8 @@ import sql
 
 if TYPE_CHECKING:
     from tasks.dedup import Deduplicated
-    from tasks.records import Enrichment
 
 INGEST_FLOW = "ingest"  # the flow name the ingest flow's runs rows carry
-ENTITY_LABELS_OF_INTEREST = {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT"}
 
 
 def _utcnow() -> datetime:
@@ -41,7 +39,6 @@ class RunSummary:
     duplicates_by_method: Counter = field(default_factory=Counter)
     rejected_by_reason: Counter = field(default_factory=Counter)
     rejected_files: list[tuple[str, str]] = field(default_factory=list)
-    entity_counts: Counter = field(default_factory=Counter)  # (name, label) -> mentions
     snapshot_id: int | None = None
 
     @property
@@ -53,17 +50,13 @@ class RunSummary:
         end = self.finished_at or self.started_at
         return (end - self.started_at).total_seconds()
 
-    def add_batch(self, batch: Deduplicated, enrichments: list[Enrichment], snapshot_id: int | None) -> None:
+    def add_batch(self, batch: Deduplicated, snapshot_id: int | None) -> None:
         self.articles_new += len(batch.new)
         self.duplicates += len(batch.duplicates)
         self.duplicates_by_method.update(mark.method for mark in batch.duplicates)
         for result in batch.rejected:
             self.rejected_by_reason[result.rejection] += 1
             self.rejected_files.append((result.ref.path, result.rejection))
-        for enrichment in enrichments:
-            self.entity_counts.update(
-                (e.name, e.label) for e in enrichment.entities if e.label in ENTITY_LABELS_OF_INTEREST
-            )
         if snapshot_id is not None:
             self.snapshot_id = snapshot_id
 

@@ -3,15 +3,19 @@ summary a run reports as Prefect artifacts."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import duckdb
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from tasks.records import Enrichment
 from tasks.retry import retry_if_transient
 from tasks.run_history import RunSummary, record_run_end, record_run_start
 
 TOP_ENTITIES = 15
+ENTITY_LABELS_OF_INTEREST = {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT"}
 
 
 _RUN_WRITE = dict(cache_policy=NO_CACHE, retries=4, retry_delay_seconds=[1, 2, 4, 8],
@@ -46,7 +50,15 @@ def summary_rows(summary: RunSummary) -> list[dict]:
     return rows
 
 
-def publish_run_artifacts(summary: RunSummary) -> None:
+def count_mentions(mentions: Counter, enrichments: list[Enrichment]) -> None:
+    """Add a batch's mentions of people, organisations, places and events to `mentions`, by
+    (name, label). Kept apart from the RunSummary the flow returns: Prefect walks a flow's return
+    value, and this counter has an entry per distinct entity of the run."""
+    for enrichment in enrichments:
+        mentions.update((e.name, e.label) for e in enrichment.entities if e.label in ENTITY_LABELS_OF_INTEREST)
+
+
+def publish_run_artifacts(summary: RunSummary, mentions: Counter) -> None:
     """The run's story in the Prefect UI: counts, rejected files with reasons, top entities."""
     create_table_artifact(key="ingest-summary", table=summary_rows(summary),
                           description=f"newslake ingest run {summary.run_id}: {summary.status}")
@@ -54,8 +66,8 @@ def publish_run_artifacts(summary: RunSummary) -> None:
         create_table_artifact(key="ingest-rejected",
                               table=[{"path": p, "reason": r} for p, r in summary.rejected_files],
                               description="Files rejected in this run, with the reason")
-    if summary.entity_counts:
+    if mentions:
         create_table_artifact(key="ingest-top-entities",
                               table=[{"name": n, "label": l, "mentions": c}
-                                     for (n, l), c in summary.entity_counts.most_common(TOP_ENTITIES)],
+                                     for (n, l), c in mentions.most_common(TOP_ENTITIES)],
                               description="The entities mentioned most in this run's new articles")
