@@ -126,3 +126,24 @@ def test_cli_help_does_not_import_heavy_modules():
             "print(sorted(m for m in ('spacy', 'prefect', 'duckdb') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_console_script_keeps_exit_codes_and_every_line_of_output(ingested_lake, tmp_path):
+    """The console script ends the process without interpreter teardown (newslake.cli.main): the
+    exit code and all output, piped or not, must be what the command produced."""
+    from pathlib import Path
+
+    newslake = Path(sys.executable).with_name("newslake")
+    listing = subprocess.run([str(newslake), "sql", "--lake", str(ingested_lake), "--format", "csv",
+                              "SELECT article_id FROM articles ORDER BY article_id"], capture_output=True, text=True)
+    assert listing.returncode == 0, listing.stderr
+    assert len(listing.stdout.splitlines()) == 1 + 33
+    failed = subprocess.run([str(newslake), "sql", "--lake", str(ingested_lake), "SELECT nonsense"],
+                            capture_output=True, text=True)
+    assert failed.returncode == 1 and "Error:" in failed.stderr
+    usage = subprocess.run([str(newslake), "ingest", "--batch-size", "0"], capture_output=True, text=True)
+    assert usage.returncode == 2
+    # A reader that stops early: no traceback, and the command's own code.
+    head = subprocess.run(f"'{newslake}' sql --lake '{ingested_lake}' --format csv 'SELECT * FROM range(100000)' | head -1",
+                          shell=True, capture_output=True, text=True)
+    assert head.stdout == "range\n" and "Traceback" not in head.stderr
