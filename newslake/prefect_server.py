@@ -24,6 +24,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -155,6 +156,25 @@ def keep_fresh_database() -> None:
     os.replace(partial, fresh)
 
 
+def prepare_fresh_database() -> None:
+    """Create the cached fresh database now (`make install` runs this), so that not even the first
+    `newslake ingest` on this machine waits for Prefect's migrations: a server is started once on
+    a throwaway PREFECT_HOME, and stopped as soon as it answers."""
+    if _fresh_database_copy().exists():
+        return
+    with tempfile.TemporaryDirectory(prefix="newslake-prefect-") as home:
+        os.environ["PREFECT_HOME"] = home
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline
+        if _default_database() is None:  # Prefect is configured for another database
+            return
+        server = TemporaryServer()
+        server.start()
+        try:
+            server.wait_until_healthy()  # keeps the fresh copy
+        finally:
+            server.stop()
+
+
 def reserve_temporary_server() -> TemporaryServer | None:
     """A server address for this process's Prefect clients, set before Prefect is imported; None
     when Prefect is configured to use a server already (PREFECT_API_URL) or is already imported
@@ -164,3 +184,7 @@ def reserve_temporary_server() -> TemporaryServer | None:
     server = TemporaryServer()
     os.environ["PREFECT_API_URL"] = server.api_url
     return server
+
+
+if __name__ == "__main__":
+    prepare_fresh_database()
