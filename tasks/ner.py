@@ -99,16 +99,40 @@ class NerFailed(RuntimeError):
 
 
 class NerJob:
-    """The entities of one submitted list of bodies, in order, as the workers deliver them."""
+    """The entities of one submitted list of bodies, in order, as the workers deliver them; or of
+    those of them at `positions` (ascending), when another list turned out to need only those."""
 
-    def __init__(self, workers: NerWorkers, keys: list[tuple[int, int]]):
+    def __init__(self, workers: NerWorkers, keys: list[tuple[int, int]], positions: list[int] | None = None):
         self._workers = workers
         self._keys = keys
+        self._positions = positions
 
     def entities(self) -> Iterator[list[RawEntity]]:
         """Entities of each body, in submission order; yields a chunk as soon as it is done."""
-        for key in self._keys:
-            yield from self._workers.wait_for(key)
+        delivered = (found for key in self._keys for found in self._workers.wait_for(key))
+        if self._positions is None:
+            yield from delivered
+            return
+        wanted = set(self._positions)
+        # Every chunk is collected, the unwanted ones too: none is left behind in the queue.
+        yield from (found for position, found in enumerate(delivered) if position in wanted)
+
+    def subset(self, positions: list[int]) -> NerJob:
+        return NerJob(self._workers, self._keys, positions)
+
+
+def _positions_in(submitted: list[str], bodies: list[str]) -> list[int] | None:
+    """Where each of `bodies` is in `submitted`, if `bodies` is `submitted` with some left out (in
+    the same order); else None."""
+    positions, start = [], 0
+    for body in bodies:
+        while start < len(submitted) and submitted[start] != body:
+            start += 1
+        if start == len(submitted):
+            return None
+        positions.append(start)
+        start += 1
+    return positions
 
 
 class NerWorkers:
@@ -129,15 +153,17 @@ class NerWorkers:
         self._process.start()
 
     def prefetch(self, bodies: list[str]) -> None:
-        """Queue `bodies` now, before anyone asks: the next `submit` of exactly these bodies gets
-        this job (NER is a function of the body alone, so its results are the same)."""
+        """Queue `bodies` now, before anyone asks: the next `submit` of these bodies, or of these
+        with some left out, gets this job's results (NER is a function of the body alone)."""
         self._prefetched = (bodies, self.submit(bodies))
 
     def submit(self, bodies: list[str]) -> NerJob:
         """Queue `bodies` for NER and return at once."""
         prefetched, self._prefetched = self._prefetched, None
-        if prefetched is not None and prefetched[0] == bodies:
-            return prefetched[1]
+        if prefetched is not None:
+            positions = _positions_in(prefetched[0], bodies)
+            if positions is not None:
+                return prefetched[1] if len(positions) == len(prefetched[0]) else prefetched[1].subset(positions)
         job, self._next_job = self._next_job, self._next_job + 1
         keys = []
         for start in range(0, len(bodies), self._chunk_size):

@@ -1,18 +1,21 @@
 """The first batch's NER, started before the flow: while Prefect's server boots (seconds), the NER
 workers would otherwise sit idle with the model loaded.
 
-This runs the flow's own first steps as plain functions (discover, read and parse, exact and near
-dedup against the lake, read-only) and queues the new stories' bodies for NER. The flow then does
-all of it again, under the writer lock, and gets this NER job only if its first batch has exactly
-the same new bodies (tasks.ner.NerWorkers.prefetch): NER depends on the body alone, so nothing the
-flow decides can differ. If the lake changed in between, the job is simply not used.
+This runs the flow's own first steps as plain functions (discover, read and parse, exact dedup
+against the lake, near dedup within the batch, read-only) and queues the new stories' bodies for
+NER. The flow then does all of it again, under the writer lock, with near dedup against the lake's
+history too, and takes its NER results from this job when its first batch's new bodies are among
+these, in the same order (tasks.ner.NerWorkers.prefetch): NER depends on the body alone, so nothing
+the flow decides can differ. The history join is left to the flow because it reads every band key
+of the lake (about a second of CPU at a million articles), and running it twice would cost more
+than the NER of the rare story that turns out to be a near copy of an old one. If the lake changed
+in between so that the bodies differ otherwise, the job is simply not used.
 """
 
 from __future__ import annotations
 
-from tasks.dedup import split_exact_duplicates
+from tasks.dedup import existing_article_ids, split_exact_duplicates
 from tasks.discover import KnownFiles, scan_inbox
-from tasks.inflight import dedup_after_pending
 from tasks.known import known_files_in_inbox
 from tasks.lake import LakeNotFound, open_lake
 from tasks.near_dedup import split_near_duplicates
@@ -31,12 +34,9 @@ def prefetch_first_batch(settings) -> None:
         scan = scan_inbox(settings.seeds, known.stats, settings.min_file_age_seconds)
         batch = scan.candidates[: settings.batch_size]
         results, _ = read_and_parse(settings.seeds, batch, known.contents, settings.max_file_bytes)
-        if con:
-            deduped = dedup_after_pending(con, results, None, settings.near_dedup)
-        else:
-            deduped = split_near_duplicates(split_exact_duplicates(results, lambda ids: set()),
-                                            lambda band_keys: {}, settings.near_dedup)
+        exact = split_exact_duplicates(results, (lambda ids: existing_article_ids(con, ids)) if con else (lambda ids: set()))
     finally:
         if con:
             con.close()
+    deduped = split_near_duplicates(exact, lambda band_keys: {}, settings.near_dedup)
     start_shared_workers().prefetch([result.article.body for result, _ in deduped.new])

@@ -195,3 +195,39 @@ def test_near_copy_in_later_run_is_caught_against_history(tmp_path):
     assert (method, canonical) == ("near", "original.txt") and similarity_value >= 0.8
     assert lake_rows(lake, "SELECT count(DISTINCT article_id), count(*) FROM minhash_bands") == [(3, 3 * 2 * BANDS)]
     assert lake_rows(lake, "SELECT count(*) FROM shingle_sketches JOIN articles USING (article_id)") == [(3,)]
+
+
+def test_cli_near_copy_of_history_beside_new_stories(tmp_path):
+    """`newslake ingest` queues its first batch's NER before the flow starts, without the history
+    join (tasks.prefetch): a near copy of an old story is in that job, and the flow, which finds it
+    a duplicate, must use the job's results for the other stories and drop the copy's."""
+    import os
+    import subprocess
+    import sys
+
+    newslake = Path(sys.executable).with_name("newslake")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    shutil.copy(NEAR / "original.txt", inbox / "original.txt")
+
+    def ingest() -> None:
+        run = subprocess.run([str(newslake), "ingest", "--seeds", str(inbox), "--lake", str(lake)],
+                             env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+
+    ingest()
+    for name in ("copy_edit.txt", "same_topic_a.txt", "same_topic_b.txt"):
+        shutil.copy(NEAR / name, inbox / name)
+    ingest()
+    assert lake_rows(lake, "SELECT path, status FROM files ORDER BY path") == [
+        ("copy_edit.txt", "duplicate"), ("original.txt", "ingested"),
+        ("same_topic_a.txt", "ingested"), ("same_topic_b.txt", "ingested")]
+    from tasks.enrich import enrich_bodies
+
+    for name in ("same_topic_a.txt", "same_topic_b.txt"):
+        [expected] = enrich_bodies([read_result(name).article.body], n_process=1)
+        stored = lake_rows(lake, "SELECT e.name, e.label, e.start_char FROM entities AS e JOIN articles AS a "
+                                 f"USING (article_id) WHERE a.source_path = '{name}' ORDER BY e.start_char, e.name")
+        assert stored == sorted(((e.name, e.label, e.start_char) for e in expected.entities), key=lambda r: (r[2], r[0]))

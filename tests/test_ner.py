@@ -106,3 +106,17 @@ def test_shared_workers_restart_after_close():
     second = start_shared_workers()
     assert second is not first
     assert list(second.submit(BODIES[:2]).entities()) == in_process_entities(BODIES[:2])
+
+
+def test_prefetched_job_serves_a_submit_of_some_of_its_bodies(workers):
+    """The flow's first batch may drop stories the prefetch queued (near copies of the lake's
+    history): it gets those of the prefetched results it asks for, in order, and no new job."""
+    workers.prefetch(BODIES[:9])
+    kept = [BODIES[1], BODIES[4], BODIES[5], BODIES[8]]
+    job = workers.submit(kept)
+    assert list(job.entities()) == in_process_entities(kept)
+    assert list(workers.submit(BODIES[9:]).entities()) == in_process_entities(BODIES[9:])  # the next job: its own
+
+    workers.prefetch(BODIES[:3])
+    reordered = [BODIES[2], BODIES[0]]  # not the prefetch with some left out: a job of its own
+    assert list(workers.submit(reordered).entities()) == in_process_entities(reordered)
