@@ -1,12 +1,11 @@
 """spaCy NER in persistent worker processes that share one loaded model.
 
-`nlp.pipe(n_process=...)` starts its workers on every call and sends whole Docs back, pickled;
-per batch that costs a worker start and a Doc round trip. Here the workers start once (the CLI
-starts them first thing, so the model loads while Prefect and its server start; the first worker
-loads it and forks the others from itself), take chunks of
-bodies from a queue and return only (text, label, start_char, end_char) per entity. Work is
-queued ahead: the next batch's bodies wait in the queue while the current one is processed, so
-the workers never idle between batches.
+`nlp.pipe(n_process=...)` starts its workers on every call and sends whole Docs back, pickled; per
+batch that costs a worker start and a Doc round trip. Here the workers start once (the CLI starts
+them first thing, so the model loads while Prefect and its server start; the first worker loads it
+and forks the others from itself), take chunks of bodies from a queue and return only (text, label,
+start_char, end_char) per entity. Work is queued ahead: the next batch's bodies wait in the queue
+while the current one is processed, so the workers never idle between batches.
 
 This module imports neither spaCy nor Prefect: forked before either is loaded, the workers pay only
 for spaCy and the model, once.
