@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -m newslake.prefect_server  # Prefect's database, migrated once into ~/.cache/newslake
+	$(BIN)/python -m newslake.prefect_server prepare  # Prefect's database, migrated once into ~/.cache/newslake
 	touch $(STAMP)
 
 ingest: $(STAMP)

@@ -27,6 +27,9 @@ def main() -> None:
     log and event flush, the Prefect server's stop, the NER workers' close), ends the process
     without tearing the interpreter down: freeing Prefect's, spaCy's and DuckDB's objects one by one
     takes a quarter of a second that nobody waits for on purpose."""
+    from newslake.environment import relax_cyclic_gc
+
+    relax_cyclic_gc()
     outcome: dict[str, object] = {}
 
     def end_process() -> None:  # registered first, so it runs after every other exit hook

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
+
+# Container objects allocated between two collections of the youngest generation (Python's default:
+# 700). Importing Prefect makes hundreds of thousands of them, and at the default a run's collector
+# walked them over a thousand times: 0.8 s of the main process's CPU at 900 articles, 0.4 s of the
+# Prefect server's start-up. At 50,000 a run collects about 15 times (0.15 s); what that leaves
+# uncollected is only cyclic garbage, and only until the next collection.
+GC_YOUNG_GENERATION = 50_000
 
 
 def use_project_prefect_home(project_dir: Path | None = None) -> None:
@@ -13,3 +21,9 @@ def use_project_prefect_home(project_dir: Path | None = None) -> None:
         os.environ["PREFECT_HOME"] = str((project_dir or Path.cwd()) / ".prefect")
     # The machine is offline: telemetry would only log failures.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def relax_cyclic_gc() -> None:
+    """Collect the youngest generation every GC_YOUNG_GENERATION allocations instead of 700, first
+    thing in a process, before its big imports."""
+    gc.set_threshold(GC_YOUNG_GENERATION, 20, 20)

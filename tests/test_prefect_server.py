@@ -17,7 +17,7 @@ def test_install_step_caches_a_migrated_database_that_new_homes_start_from(tmp_p
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
     env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     for _ in range(2):  # the second call finds the cache and returns at once
-        subprocess.run([sys.executable, "-m", "newslake.prefect_server"], env=env, check=True, timeout=120)
+        subprocess.run([sys.executable, "-m", "newslake.prefect_server", "prepare"], env=env, check=True, timeout=120)
     [fresh] = (tmp_path / "cache" / "newslake").glob("prefect-*-fresh.db")
     assert fresh.stat().st_size > 0
 
