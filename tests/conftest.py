@@ -43,3 +43,14 @@ def inbox(tmp_path: Path) -> Path:
 @pytest.fixture
 def lake_dir(tmp_path: Path) -> Path:
     return tmp_path / "lake"
+
+
+def lake_rows(lake: Path, sql: str, params=None) -> list[tuple]:
+    """Rows of a query on the lake, through a read-only connection as users open it."""
+    import newslake
+
+    con = newslake.connect(lake)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -19,6 +19,7 @@ import pytest
 import tasks.commit
 import tasks.read
 from tasks.lake import CATALOG_FILE, open_lake
+from tests.conftest import lake_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -41,14 +42,6 @@ def run_ingest(inbox: Path, lake: Path, **settings):
     return ingest(IngestSettings(seeds=inbox, lake=lake, **settings))
 
 
-def query(lake: Path, sql: str, params=None) -> list[tuple]:
-    con = open_lake(lake, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def state_names(run_id: str, task_name: str) -> list[list[str]]:
     """The state history of each run of the task `task_name` in the flow run `run_id`."""
     from prefect.client.orchestration import get_client
@@ -64,11 +57,11 @@ def state_names(run_id: str, task_name: str) -> list[list[str]]:
 
 
 def assert_lake_complete(lake: Path, articles: int) -> None:
-    (n, distinct), = query(lake, "SELECT count(*), count(DISTINCT article_id) FROM articles")
+    (n, distinct), = lake_rows(lake, "SELECT count(*), count(DISTINCT article_id) FROM articles")
     assert n == distinct == articles
-    (files, paths), = query(lake, "SELECT count(*), count(DISTINCT path) FROM files")
+    (files, paths), = lake_rows(lake, "SELECT count(*), count(DISTINCT path) FROM files")
     assert files == paths
-    assert query(lake, "SELECT count(*) FROM entities WHERE article_id NOT IN (SELECT article_id FROM articles)") == [(0,)]
+    assert lake_rows(lake, "SELECT count(*) FROM entities WHERE article_id NOT IN (SELECT article_id FROM articles)") == [(0,)]
 
 
 def fail_first_commit(monkeypatch, fault) -> list[int]:
@@ -132,7 +125,7 @@ def test_fault_parser_exception_rejects_only_that_file(inbox, lake_dir, monkeypa
     monkeypatch.setattr(tasks.read, "parse_document", parse_document)
     summary = run_ingest(inbox, lake_dir)
     assert summary.status == "completed" and summary.articles_new == 33
-    assert query(lake_dir, "SELECT status, reason FROM files WHERE path = 'weird.txt'") == [
+    assert lake_rows(lake_dir, "SELECT status, reason FROM files WHERE path = 'weird.txt'") == [
         ("rejected", "parse error (IndexError: list index out of range)")]
     assert_lake_complete(lake_dir, 33)
 
@@ -168,7 +161,7 @@ def test_fault_ner_once_is_retried_and_batch_lands_with_entities(inbox, lake_dir
     summary = run_ingest(inbox, lake_dir, batch_size=20)
     assert summary.status == "completed" and summary.articles_new == control.articles_new == 33
     entities = "SELECT article_id, text, name, label, start_char, end_char FROM entities ORDER BY ALL"
-    assert query(lake_dir, entities) == query(tmp_path / "control", entities)
+    assert lake_rows(lake_dir, entities) == lake_rows(tmp_path / "control", entities)
     histories = state_names(summary.run_id, "enrich")
     assert sorted(h.count("AwaitingRetry") for h in histories) == [0, 1]
 
@@ -179,8 +172,8 @@ def test_fault_ner_persistent_fails_run_without_that_batch(inbox, lake_dir, monk
     with pytest.raises(Exception, match="simulated"):
         run_ingest(inbox, lake_dir, batch_size=12)
     first_batch = sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file())[:12]
-    assert [p for p, in query(lake_dir, "SELECT path FROM files ORDER BY path")] == first_batch
-    (run_id, status), = query(lake_dir, "SELECT run_id, status FROM runs")
+    assert [p for p, in lake_rows(lake_dir, "SELECT path FROM files ORDER BY path")] == first_batch
+    (run_id, status), = lake_rows(lake_dir, "SELECT run_id, status FROM runs")
     assert status == "failed"
     assert_lake_complete(lake_dir, 12)
     histories = state_names(run_id, "enrich")

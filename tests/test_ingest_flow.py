@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BBC, BBC_DUPLICATE_PAIR, SEED
+from tests.conftest import BBC, BBC_DUPLICATE_PAIR, SEED, lake_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -20,38 +20,28 @@ def run_ingest(inbox: Path, lake: Path, **settings):
     return ingest(IngestSettings(seeds=inbox, lake=lake, **settings))
 
 
-def query(lake: Path, sql: str, params=None) -> list[tuple]:
-    import newslake
-
-    con = newslake.connect(lake)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
 def table_counts(lake: Path) -> dict[str, int]:
     tables = ["articles", "entities", "sources", "duplicates", "files", "runs"]
-    return {t: query(lake, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+    return {t: lake_rows(lake, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
 
 
 def test_ingest_accounts_for_every_file(inbox, lake_dir):
     summary = run_ingest(inbox, lake_dir, batch_size=10)  # several batches, several commits
     files = sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file())
-    recorded = query(lake_dir, "SELECT path, status FROM files ORDER BY path")
+    recorded = lake_rows(lake_dir, "SELECT path, status FROM files ORDER BY path")
     assert [p for p, _ in recorded] == files
     assert summary.status == "completed"
     assert summary.articles_new == len(files) - 1
     assert summary.duplicates == 1 and summary.rejected == 0
-    duplicate = query(lake_dir, "SELECT source_path, method, similarity, article_id FROM duplicates")
+    duplicate = lake_rows(lake_dir, "SELECT source_path, method, similarity, article_id FROM duplicates")
     assert duplicate[0][:3] == (f"bbc/{BBC_DUPLICATE_PAIR[1]}", "exact", 1.0)
-    canonical = query(lake_dir, "SELECT source_path FROM articles WHERE article_id = ?", [duplicate[0][3]])
+    canonical = lake_rows(lake_dir, "SELECT source_path FROM articles WHERE article_id = ?", [duplicate[0][3]])
     assert canonical == [(f"bbc/{BBC_DUPLICATE_PAIR[0]}",)]
 
 
 def test_ingest_seed_fields_exact(inbox, lake_dir):
     run_ingest(inbox, lake_dir)
-    row = query(lake_dir, """
+    row = lake_rows(lake_dir, """
         SELECT title, dek, alt_title, authors, outlet, published_at, image_caption, image_credit, topic,
                format, language, word_count, body
         FROM articles WHERE source_path = ?""", [SEED.name])[0]
@@ -72,8 +62,8 @@ def test_ingest_seed_fields_exact(inbox, lake_dir):
 
 def test_ingest_seed_entities_and_sources(inbox, lake_dir):
     run_ingest(inbox, lake_dir)
-    (article_id, body), = query(lake_dir, "SELECT article_id, body FROM articles WHERE source_path = ?", [SEED.name])
-    entities = query(lake_dir, "SELECT text, name, label, start_char, end_char FROM entities WHERE article_id = ?",
+    (article_id, body), = lake_rows(lake_dir, "SELECT article_id, body FROM articles WHERE source_path = ?", [SEED.name])
+    entities = lake_rows(lake_dir, "SELECT text, name, label, start_char, end_char FROM entities WHERE article_id = ?",
                      [article_id])
     assert all(body[start:end] == text for text, _, _, start, end in entities)
     names = {(text, name) for text, name, label, _, _ in entities if label == "PERSON"}
@@ -81,7 +71,7 @@ def test_ingest_seed_entities_and_sources(inbox, lake_dir):
     assert ("Stavridis", "James Stavridis") in names
     people = {name for _, name, label, _, _ in entities if label == "PERSON"}
     assert {"John Kirby", "Lloyd Austin", "Vladimir Putin", "Jens Stoltenberg"} <= people
-    sources = query(lake_dir, "SELECT source FROM sources WHERE article_id = ? ORDER BY source", [article_id])
+    sources = lake_rows(lake_dir, "SELECT source FROM sources WHERE article_id = ? ORDER BY source", [article_id])
     assert sources == [("New York Times",), ("Washington Post",)]
 
 
@@ -92,7 +82,7 @@ def test_ingest_rerun_adds_nothing_but_a_run(inbox, lake_dir):
     after = table_counts(lake_dir)
     assert after == {**before, "runs": before["runs"] + 1}
     assert summary.articles_new == 0 and summary.files_unchanged == summary.files_seen
-    runs = query(lake_dir, "SELECT status, articles_new, files_seen FROM runs ORDER BY started_at")
+    runs = lake_rows(lake_dir, "SELECT status, articles_new, files_seen FROM runs ORDER BY started_at")
     assert [r[0] for r in runs] == ["completed", "completed"]
     assert runs[1][1] == 0
 
@@ -114,7 +104,7 @@ def test_ingest_changed_content_is_processed_as_new(inbox, lake_dir):
     summary = run_ingest(inbox, lake_dir)
     # Read and recorded again; the same story with a line added is a near duplicate of its first version.
     assert (summary.articles_new, summary.duplicates_by_method["near"]) == (0, 1)
-    rows = query(lake_dir, "SELECT count(*), count(DISTINCT sha256) FROM files WHERE path = 'bbc/business_001.txt'")
+    rows = lake_rows(lake_dir, "SELECT count(*), count(DISTINCT sha256) FROM files WHERE path = 'bbc/business_001.txt'")
     assert rows == [(2, 2)]
 
 
@@ -124,7 +114,7 @@ def test_ingest_file_rewritten_with_another_story_is_a_new_article(inbox, lake_d
     changed.write_text("Markets close higher\n\n" + "Shares in Asia rose for a fifth day as exporters gained. " * 12 + "\n")
     summary = run_ingest(inbox, lake_dir)
     assert (summary.articles_new, summary.duplicates) == (1, 0)
-    statuses = query(lake_dir, "SELECT status FROM files WHERE path = 'bbc/business_001.txt' ORDER BY seen_at")
+    statuses = lake_rows(lake_dir, "SELECT status FROM files WHERE path = 'bbc/business_001.txt' ORDER BY seen_at")
     assert statuses == [("ingested",), ("ingested",)]
 
 
@@ -133,19 +123,19 @@ def test_ingest_copy_in_later_run_is_exact_duplicate(inbox, lake_dir):
     shutil.copy(BBC / "business_001.txt", inbox / "copy-of-business-001.txt")
     summary = run_ingest(inbox, lake_dir)
     assert (summary.articles_new, summary.duplicates) == (0, 1)
-    status = query(lake_dir, "SELECT status FROM files WHERE path = 'copy-of-business-001.txt'")
+    status = lake_rows(lake_dir, "SELECT status FROM files WHERE path = 'copy-of-business-001.txt'")
     assert status == [("duplicate",)]
 
 
 def test_ingest_run_row_and_snapshot(inbox, lake_dir):
     summary = run_ingest(inbox, lake_dir)
-    (run_id, flow, status, seen, new, dups, rejected, snapshot_id, finished), = query(
+    (run_id, flow, status, seen, new, dups, rejected, snapshot_id, finished), = lake_rows(
         lake_dir, "SELECT run_id, flow, status, files_seen, articles_new, duplicates, rejected, snapshot_id, "
                   "finished_at FROM runs")
     assert (run_id, flow, status) == (summary.run_id, "ingest", "completed")
     assert (seen, new, dups, rejected) == (34, 33, 1, 0)
     assert finished is not None
-    snapshots = query(lake_dir, "SELECT snapshot_id FROM lake.snapshots() WHERE commit_extra_info LIKE ?",
+    snapshots = lake_rows(lake_dir, "SELECT snapshot_id FROM lake.snapshots() WHERE commit_extra_info LIKE ?",
                       [f'%{run_id}%'])
     assert snapshot_id == max(s for s, in snapshots)
 
@@ -166,7 +156,7 @@ def test_ingest_rejects_bad_files_and_goes_on(inbox, lake_dir):
     os.symlink("/etc/passwd", inbox / "escape.txt")
     summary = run_ingest(inbox, lake_dir)
     assert summary.status == "completed" and summary.articles_new == 33
-    rejected = dict(query(lake_dir, "SELECT path, reason FROM files WHERE status = 'rejected'"))
+    rejected = dict(lake_rows(lake_dir, "SELECT path, reason FROM files WHERE status = 'rejected'"))
     assert set(rejected) == {"empty.txt", "image.txt", "headline-only.txt", "escape.txt"}
     assert rejected["empty.txt"] == "empty"
     assert rejected["headline-only.txt"] == "no body"

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newslake.cli import app
-from tests.conftest import BBC
+from tests.conftest import BBC, lake_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 INBOX_FILES = 10
@@ -20,16 +20,6 @@ runner = CliRunner()
 
 
 FIRST_BATCH_SNAPSHOT = "SELECT snapshot_id FROM lake.snapshots() WHERE commit_extra_info LIKE '%\"batch\": 0}'"
-
-
-def lake_rows(lake: Path, query: str) -> list[tuple]:
-    import newslake
-
-    con = newslake.connect(lake)
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
 
 
 def lake_state(lake: Path, version: int | None = None) -> dict[str, object]:

@@ -25,6 +25,7 @@ from tasks.near_dedup import (
 from tasks.parse import parse_document
 from tasks.read import ReadResult
 from tasks.records import FileRef
+from tests.conftest import lake_rows
 
 NEAR = Path(__file__).parent / "fixtures" / "near"
 COPY_KINDS = ["syndicated", "copy_edit", "trimmed", "rewrap"]
@@ -159,16 +160,6 @@ def test_near_index_layout_is_unchanged(name):
     hashes = shingle_hashes(words)
     (expected,) = MinHash.bulk([hashes.tolist()], num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=lambda value: value)
     assert _signatures([hashes]).tolist() == [expected.hashvalues.tolist()]
-
-
-def lake_rows(lake: Path, sql: str) -> list[tuple]:
-    import newslake
-
-    con = newslake.connect(lake)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.mark.usefixtures("prefect_harness")
