@@ -162,7 +162,7 @@ class NerWorkers:
         if prefetched is not None:
             positions = _positions_in(prefetched[0], bodies)
             if positions is not None:
-                return prefetched[1] if len(positions) == len(prefetched[0]) else prefetched[1].subset(positions)
+                return prefetched[1].subset(positions)
         job, self._next_job = self._next_job, self._next_job + 1
         keys = []
         for start in range(0, len(bodies), self._chunk_size):

@@ -34,7 +34,8 @@ def prefetch_first_batch(settings) -> None:
         scan = scan_inbox(settings.seeds, known.stats, settings.min_file_age_seconds)
         batch = scan.candidates[: settings.batch_size]
         results, _ = read_and_parse(settings.seeds, batch, known.contents, settings.max_file_bytes)
-        exact = split_exact_duplicates(results, (lambda ids: existing_article_ids(con, ids)) if con else (lambda ids: set()))
+        in_lake = (lambda ids: existing_article_ids(con, ids)) if con else (lambda ids: set())
+        exact = split_exact_duplicates(results, in_lake)
     finally:
         if con:
             con.close()
