@@ -6,15 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.enrich import (
-    clean_name,
-    detect_language,
-    enrich_bodies,
-    load_nlp,
-    outlet_name,
-    resolve_names,
-    word_count,
-)
+from tasks.enrich import enrich_bodies, load_nlp
+from tasks.language import detect_language, word_count
+from tasks.names import clean_name, resolve_names
+from tasks.outlets import outlet_name
 from tasks.records import Enrichment, Entity
 
 FIXTURES = Path(__file__).parent / "fixtures" / "enrich"
