@@ -67,20 +67,39 @@ def open_lake(lake_dir: Path | str, *, read_only: bool = False) -> duckdb.DuckDB
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake'").fetchall()}
-    missing = [name for name in TABLES if name not in existing]
-    if not missing:
+    """Create the tables a new lake lacks, and migrate a lake made by an earlier newslake: a
+    table or a column added to tasks.schema since then is added, in one transaction, and every
+    old row keeps its values (the new columns read NULL for them)."""
+    existing: dict[str, set[str]] = {}
+    for table, column in con.execute(sql.load("lake_columns")).fetchall():
+        existing.setdefault(table, set()).add(column)
+    missing_tables = [name for name in TABLES if name not in existing]
+    missing_columns = [(name, field) for name, schema in TABLES.items() if name in existing
+                       for field in schema if field.name not in existing[name]]
+    if not missing_tables and not missing_columns:
         return
     con.execute("BEGIN")
     # Rows go to Parquet, never into the catalog: the lake's data stays readable as plain files.
     con.execute("CALL lake.set_option('data_inlining_row_limit', 0)")
-    for name in missing:
+    for name in missing_tables:
         con.register("empty_table", TABLES[name].empty_table())
         con.execute(f"CREATE TABLE IF NOT EXISTS lake.{name} AS SELECT * FROM empty_table WITH NO DATA")
         con.unregister("empty_table")
-    if len(missing) == len(TABLES):  # a new lake: its tables' layout (sorting) goes with them
+    for name, field in missing_columns:
+        con.execute(f"ALTER TABLE lake.{name} ADD COLUMN {field.name} {_duckdb_type(field.type)}")
+    if len(missing_tables) == len(TABLES):  # a new lake: its tables' layout (sorting) goes with them
         con.execute(sql.load("table_layout"))
     con.execute("COMMIT")
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type a column of `arrow_type` gets, as CREATE TABLE ... AS from Arrow makes it."""
+    probe = duckdb.connect()
+    try:
+        probe.register("probe", pa.table({"c": pa.array([], arrow_type)}))
+        return probe.execute("SELECT column_type FROM (DESCRIBE probe)").fetchone()[0]
+    finally:
+        probe.close()
 
 
 def commit_batch(
