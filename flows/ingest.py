@@ -94,7 +94,7 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
             enrichments = enrich_task(quote(batch.bodies), batch.job)
             rows = build_batch_rows(batch.deduped, enrichments, run_id=summary.run_id, now=_utcnow())
             snapshot_id = commit_batch_task(con, quote(rows), touched_table(batch.touched), run_id=summary.run_id,
-                                            batch=batch.batch_no)
+                                            batch=batch.batch_no, run_counts=summary.counts_with(batch.deduped))
             summary.add_batch(batch.deduped, snapshot_id)
             count_mentions(mentions, enrichments)
             progress.advance_to(batch.files_done)

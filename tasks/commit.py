@@ -16,6 +16,7 @@ from tasks.near_dedup import minhash_band_rows, shingle_sketch_rows
 from tasks.read import ReadResult
 from tasks.records import Enrichment
 from tasks.retry import retry_if_transient
+from tasks.run_history import RunCounts
 
 
 def build_batch_rows(
@@ -80,6 +81,8 @@ def touched_table(touched: list[ReadResult]) -> pa.Table:
 @task(name="commit-batch", cache_policy=NO_CACHE, retries=4, retry_delay_seconds=[1, 2, 4, 8],
       retry_condition_fn=retry_if_transient)
 def commit_batch_task(
-    con: duckdb.DuckDBPyConnection, rows: dict[str, pa.Table], touched: pa.Table, *, run_id: str, batch: int
+    con: duckdb.DuckDBPyConnection, rows: dict[str, pa.Table], touched: pa.Table, *, run_id: str, batch: int,
+    run_counts: RunCounts | None = None,
 ) -> int | None:
-    return commit_batch(con, rows, touched, run_id=run_id, batch=batch)
+    # A retry after a COMMIT that went through finds the batch by its stamp and writes nothing twice.
+    return commit_batch(con, rows, touched, run_id=run_id, batch=batch, run_counts=run_counts)

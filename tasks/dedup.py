@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 import sql
+from tasks.lake import lake_errors
 from tasks.read import ReadResult
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def split_exact_duplicates(
     return out
 
 
+@lake_errors()
 def existing_article_ids(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> set[str]:
     con.register("batch_article_ids", pa.table({"article_id": pa.array(article_ids, pa.string())}))
     try:

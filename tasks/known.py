@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 import sql
 from tasks.discover import KnownFiles, Scan, relative_path, scan_inbox, walk_files
+from tasks.lake import lake_errors
 from tasks.retry import retry_if_transient
 
 
@@ -26,6 +27,7 @@ def inbox_paths(inbox: Path) -> list[str]:
     return [relative_path(entry, root)[0] for entry in walk_files(root)]
 
 
+@lake_errors()
 def known_files_in_inbox(con: duckdb.DuckDBPyConnection, inbox: Path) -> KnownFiles:
     con.register("inbox_paths", pa.table({"path": pa.array(inbox_paths(inbox), pa.string())}))
     try:

@@ -8,7 +8,9 @@ the lake attached as `lake` and selected with USE, so the contract's table names
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import duckdb_extensions
@@ -16,6 +18,9 @@ import pyarrow as pa
 
 import sql
 from tasks.schema import TABLES
+
+if TYPE_CHECKING:
+    from tasks.run_history import RunCounts
 
 CATALOG_FILE = "catalog.sqlite"
 DATA_DIR = "data"
@@ -25,6 +30,49 @@ EXTENSIONS = ("ducklake", "sqlite_scanner")
 
 class LakeNotFound(Exception):
     """A read-only open of a folder that holds no lake yet."""
+
+
+class LakeError(Exception):
+    """A DuckDB error met reading or writing the lake, classed where it arose (see lake_errors)."""
+
+
+class TransientLakeError(LakeError):
+    """The same call may succeed later: worth retrying."""
+
+
+class LakeBusy(TransientLakeError):
+    """Another process holds the catalog (a lock held past SQLite's busy wait), or a commit
+    conflicted with another writer's."""
+
+
+class LakeStorageFailed(TransientLakeError):
+    """Reading or writing the lake's files or catalog failed: a full disk, an I/O error, memory."""
+
+
+class TerminalLakeError(LakeError):
+    """Retrying cannot help: a bad query, a type mismatch, a broken lake."""
+
+
+def classify_lake_error(exc: duckdb.Error) -> LakeError:
+    """The lake error a DuckDB error stands for, by its type: a commit that meets a lock or a
+    conflict raises TransactionException; a read that meets the SQLite catalog locked raises
+    duckdb's base Error itself (errors from the catalog database carry no finer type)."""
+    if isinstance(exc, (duckdb.TransactionException, duckdb.SerializationException)) or type(exc) is duckdb.Error:
+        kind: type[LakeError] = LakeBusy
+    elif isinstance(exc, duckdb.OperationalError):  # IOException, OutOfMemoryException, ConnectionException
+        kind = LakeStorageFailed
+    else:
+        kind = TerminalLakeError
+    return kind(f"{type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def lake_errors():
+    """Raise DuckDB errors met inside as LakeError types (usable as a decorator: @lake_errors())."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise classify_lake_error(exc) from exc
 
 
 def _sql_string(value: str) -> str:
@@ -102,6 +150,18 @@ def _duckdb_type(arrow_type: pa.DataType) -> str:
         probe.close()
 
 
+def batch_stamp(run_id: str, batch: int) -> str:
+    """What a batch's commit carries as `commit_extra_info`: unique per batch across processes,
+    as run ids are (Prefect flow run ids)."""
+    return json.dumps({"run_id": run_id, "batch": batch})
+
+
+def landed_snapshot(con: duckdb.DuckDBPyConnection, stamp: str) -> int | None:
+    """The snapshot a commit stamped `stamp` created; None if no such commit is in the lake."""
+    return con.execute(sql.load("snapshot_of_commit"), {"commit_info": stamp}).fetchone()[0]
+
+
+@lake_errors()
 def commit_batch(
     con: duckdb.DuckDBPyConnection,
     rows: dict[str, pa.Table],
@@ -109,32 +169,48 @@ def commit_batch(
     *,
     run_id: str,
     batch: int,
+    run_counts: RunCounts | None = None,
 ) -> int | None:
     """Write every table of one batch in ONE DuckLake transaction; return its snapshot id.
 
     `rows` maps table names to Arrow tables built with tasks.schema; `touched_files` lists files whose
-    content is unchanged but whose mtime moved. Either all of it lands or none of it does. Returns
-    None when there was nothing to write.
+    content is unchanged but whose mtime moved; `run_counts`, the run's counts with this batch,
+    go to its `runs` row in the same transaction, so the row always matches what landed. Either all
+    of it lands or none of it does. Returns None when there was nothing to write.
+
+    Safe to call again for the same (run_id, batch): a batch whose commit already landed (its
+    COMMIT went through, then a later step failed and the caller retried) is found by its stamp
+    and its snapshot returned, with nothing written twice.
     """
     rows = {name: table for name, table in rows.items() if table.num_rows}
     if not rows and (touched_files is None or touched_files.num_rows == 0):
         return None
-    commit_info = json.dumps({"run_id": run_id, "batch": batch})
+    stamp = batch_stamp(run_id, batch)
     con.execute("BEGIN")
     try:
-        for name, table in rows.items():
-            if table.schema != TABLES[name]:
-                raise ValueError(f"batch for {name} does not match its schema")
-            con.register("batch_rows", table)
-            con.execute(f"INSERT INTO lake.{name} BY NAME SELECT * FROM batch_rows")
-            con.unregister("batch_rows")
-        if touched_files is not None and touched_files.num_rows:
-            con.register("batch_touched", touched_files)
-            con.execute(sql.load("refresh_mtimes"))
-            con.unregister("batch_touched")
-        con.execute("CALL lake.set_commit_message('newslake', 'ingest batch', extra_info => ?)", [commit_info])
+        landed = landed_snapshot(con, stamp)
+        if landed is not None:
+            con.execute("ROLLBACK")
+            return landed
+        _write_batch(con, rows, touched_files)
+        if run_counts is not None:
+            con.execute(sql.load("run_counts"), {"run_id": run_id, **run_counts.as_params()})
+        con.execute("CALL lake.set_commit_message('newslake', 'ingest batch', extra_info => ?)", [stamp])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return con.execute(sql.load("snapshot_of_commit"), {"commit_info": commit_info}).fetchone()[0]
+    return landed_snapshot(con, stamp)
+
+
+def _write_batch(con: duckdb.DuckDBPyConnection, rows: dict[str, pa.Table], touched_files: pa.Table | None) -> None:
+    for name, table in rows.items():
+        if table.schema != TABLES[name]:
+            raise ValueError(f"batch for {name} does not match its schema")
+        con.register("batch_rows", table)
+        con.execute(f"INSERT INTO lake.{name} BY NAME SELECT * FROM batch_rows")
+        con.unregister("batch_rows")
+    if touched_files is not None and touched_files.num_rows:
+        con.register("batch_touched", touched_files)
+        con.execute(sql.load("refresh_mtimes"))
+        con.unregister("batch_touched")

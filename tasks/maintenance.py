@@ -23,7 +23,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import sql
-from tasks.lake import DATA_DIR
+from tasks.lake import DATA_DIR, lake_errors
 from tasks.retry import retry_if_transient
 
 STEPS = ("rewrite_data_files", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files",
@@ -59,6 +59,7 @@ def _files(folder: Path):
             yield Path(root, name)
 
 
+@lake_errors()
 def maintain_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path, cutoff: datetime) -> MaintenanceReport:
     """Compact the lake attached to `con` and expire snapshots older than `cutoff` (aware datetime)."""
     before = footprint(con, lake_dir)

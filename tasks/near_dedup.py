@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field
 import sql
 from tasks import schema
 from tasks.dedup import Deduplicated, DuplicateMark
+from tasks.lake import lake_errors
 
 SHINGLE_WORDS = 3
 NUM_PERM = 128
@@ -268,6 +269,7 @@ def _best_match(
     return best
 
 
+@lake_errors()
 def history_candidates(con: duckdb.DuckDBPyConnection, band_keys: pa.Table) -> dict[int, list[Candidate]]:
     """Articles in the lake sharing a band key with an item of the batch, with their sketches."""
     con.register("batch_band_keys", band_keys)

@@ -1,23 +1,23 @@
 """Which failures are worth retrying: transient ones (a locked catalog, a full or busy disk),
-never terminal ones (a bug, a bad file). Used as Prefect's `retry_condition_fn`."""
+never terminal ones (a bug, a bad file). Used as Prefect's `retry_condition_fn`.
+
+Decided by the error's type only: DuckDB's errors are classed where the lake is called
+(tasks.lake.lake_errors), the operating system's by errno.
+"""
 
 from __future__ import annotations
 
 import errno
 
-import duckdb
+from tasks.lake import TransientLakeError
 
 TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.ENOSPC, errno.EIO, errno.EINTR, errno.ETIMEDOUT}
-TRANSIENT_DB_MESSAGES = ("database is locked", "database is busy", "conflict", "could not set lock")
 
 
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in TRANSIENT_ERRNOS
-    if isinstance(exc, duckdb.Error):
-        message = str(exc).lower()
-        return any(fragment in message for fragment in TRANSIENT_DB_MESSAGES)
-    return False
+    return isinstance(exc, TransientLakeError)
 
 
 # Errors that say the code is wrong: running it again gives the same error.

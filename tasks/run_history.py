@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 import sql
+from tasks.lake import lake_errors
 
 if TYPE_CHECKING:
     from tasks.dedup import Deduplicated
@@ -24,6 +25,20 @@ INGEST_FLOW = "ingest"  # the flow name the ingest flow's runs rows carry
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """A run's counts as its `runs` row carries them."""
+
+    files_seen: int
+    articles_new: int
+    duplicates: int
+    rejected: int
+
+    def as_params(self) -> dict[str, int]:
+        return {"files_seen": self.files_seen, "articles_new": self.articles_new,
+                "duplicates": self.duplicates, "rejected": self.rejected}
 
 
 @dataclass
@@ -50,6 +65,11 @@ class RunSummary:
         end = self.finished_at or self.started_at
         return (end - self.started_at).total_seconds()
 
+    def counts_with(self, batch: Deduplicated) -> RunCounts:
+        """The run's counts once `batch` has landed, for the batch's own transaction to write."""
+        return RunCounts(self.files_seen, self.articles_new + len(batch.new),
+                         self.duplicates + len(batch.duplicates), self.rejected + len(batch.rejected))
+
     def add_batch(self, batch: Deduplicated, snapshot_id: int | None) -> None:
         self.articles_new += len(batch.new)
         self.duplicates += len(batch.duplicates)
@@ -61,6 +81,7 @@ class RunSummary:
             self.snapshot_id = snapshot_id
 
 
+@lake_errors()
 def record_run_start(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str) -> int:
     """Record the run as running, and mark runs that died without finishing as crashed (the
     caller holds the lake's writer lock, so any other run still `running` is dead). Returns how
@@ -76,6 +97,7 @@ def record_run_start(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: 
     return crashed
 
 
+@lake_errors()
 def record_run_end(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
     con.execute(
         sql.load("run_finish"),
