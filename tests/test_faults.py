@@ -1,9 +1,9 @@
 """Faults: transient errors are retried, permanent ones are contained.
 
 Real flow runs through Prefect on a real DuckLake. Faults are injected at our own seams (the
-`tasks.lake.commit_batch` wrapper as `tasks.commit` calls it, `tasks.read.parse_document`), or are
-real: the SQLite catalog locked by another process. The retries are read back from Prefect's
-task run state history.
+`tasks.lake.commit_batch` wrapper as `tasks.commit` calls it, `tasks.lake.landed_snapshot`,
+`tasks.read.parse_document`), or are real: the SQLite catalog locked by another process. The
+retries are read back from Prefect's task run state history.
 """
 
 from __future__ import annotations
@@ -17,21 +17,21 @@ from uuid import UUID
 import pytest
 
 import tasks.commit
+import tasks.lake
 import tasks.read
-from tasks.lake import CATALOG_FILE, open_lake
+from tasks.lake import CATALOG_FILE, LakeBusy, batch_stamp, open_lake
 from tests.conftest import lake_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-# DuckDB's SQLite catalog waits up to 5 s for a lock on its own; hold it longer so the commit
-# fails and Prefect's retry (1 s later, then waiting its own 5 s) has to succeed.
-LOCK_SECONDS = 6
+# Holds the catalog locked until told to release it, so a commit meets the lock for the whole of
+# SQLite's busy wait whatever the machine's load.
 HOLD_EXCLUSIVE_LOCK = """
-import sqlite3, sys, time
+import sqlite3, sys
 catalog = sqlite3.connect(sys.argv[1], isolation_level=None)
 catalog.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()
 catalog.execute("COMMIT")
 """
 
@@ -80,22 +80,58 @@ def fail_first_commit(monkeypatch, fault) -> list[int]:
 
 def test_fault_catalog_locked_at_commit_is_retried(inbox, lake_dir, monkeypatch):
     open_lake(lake_dir).close()
-    holders = []
+    real_commit, calls, errors = tasks.commit.commit_batch, [], []
 
-    def another_process_locks_the_catalog():
-        holder = subprocess.Popen([sys.executable, "-c", HOLD_EXCLUSIVE_LOCK, str(lake_dir / CATALOG_FILE),
-                                   str(LOCK_SECONDS)], stdout=subprocess.PIPE, text=True)
-        holders.append(holder)
-        assert holder.stdout.readline().strip() == "locked"
+    def commit_batch(*args, **kwargs):
+        """The first attempt runs while another process holds the catalog; the lock is released
+        once that attempt has failed, so the retry finds the catalog free."""
+        calls.append(kwargs["batch"])
+        if len(calls) > 1:
+            return real_commit(*args, **kwargs)
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_EXCLUSIVE_LOCK, str(lake_dir / CATALOG_FILE)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            return real_commit(*args, **kwargs)
+        except Exception as exc:
+            errors.append(exc)
+            raise
+        finally:
+            holder.communicate("release\n", timeout=30)
 
-    calls = fail_first_commit(monkeypatch, another_process_locks_the_catalog)
+    monkeypatch.setattr(tasks.commit, "commit_batch", commit_batch)
     summary = run_ingest(inbox, lake_dir)
-    assert holders[0].wait(timeout=30) == 0
+    assert [type(e) for e in errors] == [LakeBusy]
     assert summary.status == "completed" and summary.articles_new == 33
     assert calls == [0, 0]  # the one batch, committed on the second attempt
     assert_lake_complete(lake_dir, 33)
     [history] = state_names(summary.run_id, "commit-batch")
     assert "AwaitingRetry" in history and history[-1] == "Completed"
+
+
+def test_fault_lookup_after_commit_fails_and_retry_lands_nothing_twice(inbox, lake_dir, monkeypatch):
+    """COMMIT goes through, then the snapshot lookup after it fails (the catalog busy): the task
+    retries the whole commit, which must find the batch by its stamp and insert nothing."""
+    real_lookup, failed = tasks.lake.landed_snapshot, []
+
+    def landed_snapshot(con, stamp):
+        snapshot = real_lookup(con, stamp)
+        if snapshot is not None and not failed:  # the first time a batch is found: right after its COMMIT
+            failed.append(stamp)
+            raise LakeBusy("simulated: catalog locked after COMMIT")
+        return snapshot
+
+    monkeypatch.setattr(tasks.lake, "landed_snapshot", landed_snapshot)
+    summary = run_ingest(inbox, lake_dir, batch_size=20)
+    assert failed == [batch_stamp(summary.run_id, 0)]
+    assert summary.status == "completed" and (summary.articles_new, summary.duplicates) == (33, 1)
+    assert_lake_complete(lake_dir, 33)
+    assert lake_rows(lake_dir, "SELECT count(*) FROM files") == [(34,)]
+    assert lake_rows(lake_dir, "SELECT count(*) FROM duplicates") == [(1,)]
+    assert lake_rows(lake_dir, "SELECT count(*) FROM minhash_bands GROUP BY article_id HAVING count(*) > 64") == []
+    assert lake_rows(lake_dir, "SELECT articles_new, duplicates FROM runs") == [(33, 1)]
+    histories = state_names(summary.run_id, "commit-batch")
+    assert sorted(h.count("AwaitingRetry") for h in histories) == [0, 1]
 
 
 def test_fault_disk_full_at_commit_is_retried(inbox, lake_dir, monkeypatch):
