@@ -214,17 +214,18 @@ def test_crash_kill9_then_rerun_equals_uninterrupted(crash_inbox, control, tmp_p
     assert statuses.count("crashed") <= sum(kill is not None for kill in kills)
 
 
-def duckdb_rows(lake: Path, query: str) -> list[tuple]:
+def duckdb_rows(lake: Path, query: str, params=None) -> list[tuple]:
     con = open_lake(lake, read_only=True)
     try:
-        return con.execute(query).fetchall()
+        return con.execute(query, params or []).fetchall()
     finally:
         con.close()
 
 
 def test_crash_between_data_commit_and_run_row_shows_as_crashed(inbox, lake_dir, prefect_harness, monkeypatch):
     """A run whose batches committed but whose end was never recorded (the process died in
-    between) stays `running` until the next run, which marks it `crashed`; its data stays."""
+    between) stays `running` until the next run, which marks it `crashed`; its data stays, and its
+    row's counts and snapshot are those of what landed, written by each batch's own transaction."""
     import flows.ingest
     from flows.ingest import IngestSettings, ingest
 
@@ -233,16 +234,21 @@ def test_crash_between_data_commit_and_run_row_shows_as_crashed(inbox, lake_dir,
 
     monkeypatch.setattr(flows.ingest, "record_run_end_task", process_dies)
     with pytest.raises(RuntimeError):
-        ingest(IngestSettings(seeds=inbox, lake=lake_dir))
+        ingest(IngestSettings(seeds=inbox, lake=lake_dir, batch_size=10))
     (dead_run, status, finished), = duckdb_rows(lake_dir, "SELECT run_id, status, finished_at FROM runs")
     assert (status, finished) == ("running", None)
-    assert duckdb_rows(lake_dir, "SELECT count(*) FROM articles") == [(33,)]
+    landed = duckdb_rows(lake_dir, """
+        SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM articles), (SELECT count(*) FROM duplicates),
+               (SELECT count(*) FROM files WHERE status = 'rejected'), (SELECT max(snapshot_id) FROM lake.snapshots())""")
+    assert landed[0][:4] == (34, 33, 1, 0)
+    assert duckdb_rows(lake_dir, "SELECT files_seen, articles_new, duplicates, rejected, snapshot_id FROM runs") == landed
 
     monkeypatch.undo()
     summary = ingest(IngestSettings(seeds=inbox, lake=lake_dir))
     runs = dict(duckdb_rows(lake_dir, "SELECT run_id, status FROM runs"))
     assert runs == {dead_run: "crashed", summary.run_id: "completed"}
     assert summary.articles_new == 0 and duckdb_rows(lake_dir, "SELECT count(*) FROM articles") == [(33,)]
+    assert duckdb_rows(lake_dir, "SELECT articles_new, duplicates FROM runs WHERE run_id = ?", [dead_run]) == [(33, 1)]
 
 
 KILLED_MID_TRANSACTION = """
