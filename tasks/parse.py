@@ -54,6 +54,10 @@ _CREDIT_WORDS = re.compile(
 # A caption line is longer than a headline but still far shorter than a typical body paragraph;
 # a longer line after the Posted line means the body started without a blank line.
 _MAX_PHOTO_LINE_CHARS = 600
+# A line after the Posted line restates the headline (so it is the alternate headline, never a
+# caption) when it holds this share of the headline's words and at most this many more words.
+_RESTATED_SHARE = 0.8
+_RESTATED_EXTRA_WORDS = 3
 _TOPIC_MARKER = re.compile(r"\s*\(More (?P<topic>[^()]+?) stories\.?\)\s*$")
 # Newser's "install our app" footer, matched line by line because it may be partly present.
 _APP_BOILERPLATE_LINE = re.compile(
@@ -177,7 +181,7 @@ def _parse_newser(lines: Sequence[str], byline_index: int, posted_index: int) ->
         and len(lines[photo_end]) <= _MAX_PHOTO_LINE_CHARS
     ):
         photo_end += 1
-    alt_title, image_caption, image_credit = _parse_photo_block(lines[photo_start:photo_end])
+    alt_title, image_caption, image_credit = _parse_photo_block(lines[photo_start:photo_end], title)
 
     body_lines = [line for line in lines[photo_end:] if not _is_app_boilerplate(line)]
     paragraphs = _paragraphs(body_lines)
@@ -222,11 +226,17 @@ def _parse_posted_line(line: str) -> datetime | None:
     return posted.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _parse_photo_block(block: Sequence[str]) -> tuple[str | None, str | None, str | None]:
+def _parse_photo_block(
+    block: Sequence[str], headline: str | None
+) -> tuple[str | None, str | None, str | None]:
     """Return (alt_title, image_caption, image_credit) from the lines between the Posted line
-    and the body: an alternate headline, then a caption ending in a parenthesized credit."""
+    and the body: an alternate headline, then a caption ending in a parenthesized credit. A page
+    without a photo has the alternate headline alone."""
     if not block:
         return None, None, None
+    if _restates_headline(_clean_line(block[0]), headline):
+        caption, credit = _caption_and_credit(block[1:])
+        return _clean_line(block[0]), caption, credit
     for index, line in enumerate(block):
         caption, credit = _split_photo_credit(line)
         if credit is not None:
@@ -236,6 +246,30 @@ def _parse_photo_block(block: Sequence[str]) -> tuple[str | None, str | None, st
         line = _clean_line(block[0])
         return (line, None, None) if _is_title_case(line) else (None, line, None)
     return _clean_line(block[0]) or None, _clean_line(block[1]) or None, None
+
+
+def _caption_and_credit(lines: Sequence[str]) -> tuple[str | None, str | None]:
+    """The first caption with a credit among `lines`, else the first line as a caption without one."""
+    for line in lines:
+        caption, credit = _split_photo_credit(line)
+        if credit is not None:
+            return caption, credit
+    return (_clean_line(lines[0]) or None, None) if lines else (None, None)
+
+
+def _words(line: str) -> list[str]:
+    return re.findall(r"\w+(?:'\w+)?", line.casefold())
+
+
+def _restates_headline(line: str, headline: str | None) -> bool:
+    """An alternate headline repeats the headline, give or take a few words; a caption
+    describes the photo in a sentence of its own."""
+    if not headline:
+        return False
+    headline_words, line_words = _words(headline), _words(line)
+    found = sum(word in line_words for word in set(headline_words))
+    return (bool(headline_words) and found >= _RESTATED_SHARE * len(set(headline_words))
+            and len(line_words) <= len(headline_words) + _RESTATED_EXTRA_WORDS)
 
 
 def _is_title_case(line: str) -> bool:

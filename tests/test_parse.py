@@ -362,6 +362,47 @@ def test_parse_newser_photo_block_shapes(photo_block: str, alt_title, caption, c
     assert article.body == "First paragraph of the body.\n\nSecond paragraph of the body."
 
 
+# A page with no photo: the seed with its caption line removed. The line after the Posted line is
+# the alternate headline however it is written, as long as it restates the headline.
+SEED_HEADLINE = SEED_FIELDS["title"]
+
+
+@pytest.mark.parametrize(
+    "alt_line",
+    [
+        SEED_FIELDS["alt_title"],
+        SEED_HEADLINE + " Generals",
+        "Why " + SEED_HEADLINE + ", Say Analysts",
+        "Russian military chiefs aren't taking calls from US generals",
+        SEED_HEADLINE + " (Photos)",
+    ],
+    ids=["reworded", "headline-plus-word", "words-around", "sentence-case", "parenthesized-suffix"],
+)
+def test_parse_newser_no_photo_alt_headline_is_alt_title(alt_line: str):
+    text = read_fixture("newser_seed_no_photo.txt").replace(SEED_FIELDS["alt_title"], alt_line)
+    article = parse_document(text)
+    assert (article.alt_title, article.image_caption, article.image_credit) == (alt_line, None, None)
+    assert (article.title, article.body) == (SEED_HEADLINE, parse_document(read_fixture("newser_seed.txt")).body)
+
+
+@pytest.mark.parametrize(
+    ("photo_block", "alt_title", "caption", "credit"),
+    [
+        (SEED_HEADLINE + " Generals\nTroops in Kharkiv. (AP Photo/One)",
+         SEED_HEADLINE + " Generals", "Troops in Kharkiv.", "AP Photo/One"),
+        (SEED_HEADLINE + " Generals\nTroops in Kharkiv.", SEED_HEADLINE + " Generals", "Troops in Kharkiv.", None),
+        # A caption sharing the headline's words is still a caption: it says more than the headline.
+        ("Russian military chiefs, who are not taking calls from US generals, at a parade in Moscow.",
+         None, "Russian military chiefs, who are not taking calls from US generals, at a parade in Moscow.", None),
+    ],
+    ids=["restated-then-credited-caption", "restated-then-caption", "caption-with-headline-words"],
+)
+def test_parse_newser_restated_headline_then_caption(photo_block: str, alt_title, caption, credit):
+    text = read_fixture("newser_seed_no_photo.txt").replace(SEED_FIELDS["alt_title"], photo_block)
+    article = parse_document(text)
+    assert (article.alt_title, article.image_caption, article.image_credit) == (alt_title, caption, credit)
+
+
 def test_parse_newser_no_photo_block_and_no_blank_before_body():
     long_paragraph = "A body paragraph that runs on well past any caption length. " * 12
     text = newser_text().replace(ALT_AND_CAPTION + "\n", long_paragraph + "\n")
