@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
 from tasks.enrich import enrich_task
-from tasks.inflight import dedup_task
+from tasks.batch_dedup import dedup_task
 from tasks.known import discover_task, known_files_in_inbox_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
@@ -28,7 +28,7 @@ from tasks.ner import NerJob, start_shared_workers
 from tasks.progress import RunProgress
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadResult, read_and_parse_task
 from tasks.run_history import INGEST_FLOW, RunSummary
-from tasks.runs import count_mentions, publish_run_artifacts, record_run_end_task, record_run_start_task
+from tasks.run_report import count_mentions, publish_run_artifacts, record_run_end_task, record_run_start_task
 from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
 FLOW_NAME = INGEST_FLOW

@@ -25,7 +25,7 @@ FRESH_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
-class Candidate:
+class InboxEntry:
     """A file to process, or an entry that is rejected before it is ever opened."""
 
     ref: FileRef
@@ -43,7 +43,7 @@ class KnownFiles:
 
 @dataclass
 class Scan:
-    candidates: list[Candidate] = field(default_factory=list)
+    candidates: list[InboxEntry] = field(default_factory=list)
     unchanged: int = 0  # entries skipped because the lake already has them as they are
     settling: int = 0  # new or changed files still being written: left, unrecorded, for the next run
 
@@ -150,7 +150,7 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: floa
     root = os.path.realpath(inbox)
     scan = Scan()
     now_ns = time.time_ns()
-    fresh: dict[str, Candidate] = {}
+    fresh: dict[str, InboxEntry] = {}
     for entry in walk_files(root):
         classified = _classify(root, entry)
         if classified is None:
@@ -168,7 +168,7 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: floa
         if rejection is None and age < min_file_age:
             scan.settling += 1
             continue
-        candidate = Candidate(ref, rejection)
+        candidate = InboxEntry(ref, rejection)
         if rejection is None and age < FRESH_SECONDS:
             fresh[entry.path] = candidate
         scan.candidates.append(candidate)

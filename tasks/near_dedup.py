@@ -68,7 +68,7 @@ class NearDedupSettings(BaseModel):
 
 
 @dataclass(frozen=True)
-class Candidate:
+class ShingleSketch:
     """A story a new one may repeat, as verification sees it: its shingle count and its smallest
     shingle hashes, ascending (its sketch; or its whole set, which makes verification exact)."""
 
@@ -93,8 +93,8 @@ class Shingled:
     shingles: np.ndarray  # uint32, unique, ascending
     band_keys: np.ndarray | None
 
-    def as_candidate(self, article_id: str) -> Candidate:
-        return Candidate(article_id, len(self.shingles), self.shingles)
+    def as_sketch(self, article_id: str) -> ShingleSketch:
+        return ShingleSketch(article_id, len(self.shingles), self.shingles)
 
     def index_entry(self) -> NearIndexEntry:
         return NearIndexEntry(self.band_keys, len(self.shingles), self.shingles[:SKETCH_SIZE])
@@ -184,7 +184,7 @@ def shingle_bodies(bodies: list[str], min_words: int) -> list[Shingled]:
     return [Shingled(np.unique(h), k) for h, k in zip(hashes, band_keys)]
 
 
-def similarity(shingles: np.ndarray, other: Candidate) -> tuple[float, float]:
+def similarity(shingles: np.ndarray, other: ShingleSketch) -> tuple[float, float]:
     """(Jaccard, containment) of a shingle set and a candidate; containment is overlap over the
     smaller set. The candidate's smallest hashes are a uniform sample of its set, so the share of them
     in `shingles` estimates the share of the whole (exact when the sample is the whole set)."""
@@ -223,7 +223,7 @@ def shingle_sketch_rows(index: dict[str, NearIndexEntry]) -> pa.Table:
 
 
 # Candidates from history: item index -> candidates, first-ingested first.
-HistoryLookup = Callable[[pa.Table], dict[int, list[Candidate]]]
+HistoryLookup = Callable[[pa.Table], dict[int, list[ShingleSketch]]]
 
 
 def split_near_duplicates(
@@ -243,7 +243,7 @@ def split_near_duplicates(
             continue
         earlier = sorted({j for band, key in enumerate(item.band_keys.tolist())
                           for j in batch_canonicals.get((band, key), ())})
-        candidates = from_history.get(i, []) + [shingled[j].as_candidate(batch.new[j][1]) for j in earlier]
+        candidates = from_history.get(i, []) + [shingled[j].as_sketch(batch.new[j][1]) for j in earlier]
         match = _best_match(item.shingles, candidates, settings)
         if match is not None:
             out.duplicates.append(DuplicateMark(result, match[0], "near", match[1]))
@@ -256,7 +256,7 @@ def split_near_duplicates(
 
 
 def _best_match(
-    shingles: np.ndarray, candidates: list[Candidate], settings: NearDedupSettings
+    shingles: np.ndarray, candidates: list[ShingleSketch], settings: NearDedupSettings
 ) -> tuple[str, float] | None:
     """The verified candidate with the highest containment (earliest on ties), or None."""
     best: tuple[str, float] | None = None
@@ -270,14 +270,14 @@ def _best_match(
 
 
 @lake_errors()
-def history_candidates(con: duckdb.DuckDBPyConnection, band_keys: pa.Table) -> dict[int, list[Candidate]]:
+def history_candidates(con: duckdb.DuckDBPyConnection, band_keys: pa.Table) -> dict[int, list[ShingleSketch]]:
     """Articles in the lake sharing a band key with an item of the batch, with their sketches."""
     con.register("batch_band_keys", band_keys)
     try:
         rows = con.execute(sql.load("near_candidates")).fetchall()
     finally:
         con.unregister("batch_band_keys")
-    found: dict[int, list[Candidate]] = {}
+    found: dict[int, list[ShingleSketch]] = {}
     for item, article_id, shingle_count, sketch in rows:
-        found.setdefault(item, []).append(Candidate(article_id, shingle_count, np.frombuffer(sketch, "<u4")))
+        found.setdefault(item, []).append(ShingleSketch(article_id, shingle_count, np.frombuffer(sketch, "<u4")))
     return found

@@ -19,7 +19,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.decode import decode_bytes
-from tasks.discover import Candidate, is_inside
+from tasks.discover import InboxEntry, is_inside
 from tasks.parse import parse_document
 from tasks.records import Article, FileRef, Rejected
 
@@ -101,7 +101,7 @@ def read_inside(root: Path, ref: FileRef, max_bytes: int) -> tuple[bytes, FileRe
 
 def read_and_parse(
     root: Path,
-    candidates: list[Candidate],
+    candidates: list[InboxEntry],
     known_content: set[tuple[str, str]],
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> tuple[list[ReadResult], list[ReadResult]]:
@@ -138,6 +138,6 @@ def parse_file(ref: FileRef, sha256: str, data: bytes) -> ReadResult:
 
 @task(name="read-and-parse", cache_policy=NO_CACHE)
 def read_and_parse_task(
-    root: Path, candidates: list[Candidate], known_content: set[tuple[str, str]], max_bytes: int
+    root: Path, candidates: list[InboxEntry], known_content: set[tuple[str, str]], max_bytes: int
 ) -> tuple[list[ReadResult], list[ReadResult]]:
     return read_and_parse(root, candidates, known_content, max_bytes)

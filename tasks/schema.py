@@ -2,7 +2,8 @@
 
 The same schemas build every batch (so a batch can never drift from its table) and create the
 tables (DuckDB maps list<string> to VARCHAR[] and timestamp[us, UTC] to TIMESTAMPTZ). Column names
-are the public data contract of DESIGN.md: add columns freely, rename only with a note.
+are the public data contract (the README's Tables section): add columns freely, rename only with a
+note. A column or table added here reaches an existing lake through tasks.lake's migration step.
 """
 
 from __future__ import annotations

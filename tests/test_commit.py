@@ -9,8 +9,16 @@ import pytest
 
 from tasks import schema
 from tasks.lake import (
-    LakeBusy, LakeStorageFailed, TerminalLakeError, TransientLakeError, batch_stamp, classify_lake_error,
-    commit_batch, lake_errors, landed_snapshot, open_lake,
+    LakeBusy,
+    LakeStorageFailed,
+    TerminalLakeError,
+    TransientLakeError,
+    batch_stamp,
+    classify_lake_error,
+    commit_batch,
+    lake_errors,
+    landed_snapshot,
+    open_lake,
 )
 from tasks.retry import is_transient
 from tasks.run_history import RunCounts, RunSummary, record_run_start

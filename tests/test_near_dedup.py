@@ -19,7 +19,7 @@ from datasketch import MinHash
 from tasks import schema
 from tasks.dedup import Deduplicated, article_id_for, normalize_body
 from tasks.near_dedup import (
-    BANDS, MINHASH_SEED, NUM_PERM, SKETCH_SIZE, Candidate, NearDedupSettings, _signatures, minhash_band_rows,
+    BANDS, MINHASH_SEED, NUM_PERM, SKETCH_SIZE, NearDedupSettings, ShingleSketch, _signatures, minhash_band_rows,
     shingle_bodies, shingle_hashes, shingle_set, shingle_sketch_rows, similarity, split_near_duplicates, words_of,
 )
 from tasks.parse import parse_document
@@ -46,12 +46,12 @@ def history_of(*results: ReadResult):
     bodies = [r.article.body for r in results]
     indexed = [(article_id_for(b), s.index_entry()) for b, s in zip(bodies, shingle_bodies(bodies, 1))]
 
-    def lookup(batch_keys: pa.Table) -> dict[int, list[Candidate]]:
-        found: dict[int, dict[str, Candidate]] = {}
+    def lookup(batch_keys: pa.Table) -> dict[int, list[ShingleSketch]]:
+        found: dict[int, dict[str, ShingleSketch]] = {}
         for item, band, key in zip(*(batch_keys[c].to_pylist() for c in ("item", "band", "band_hash"))):
             for article_id, entry in indexed:
                 if entry.band_keys[band] == key:
-                    found.setdefault(item, {})[article_id] = Candidate(article_id, entry.shingle_count, entry.sketch)
+                    found.setdefault(item, {})[article_id] = ShingleSketch(article_id, entry.shingle_count, entry.sketch)
         return {item: list(candidates.values()) for item, candidates in found.items()}
 
     return lookup
@@ -122,9 +122,9 @@ def test_near_new_stories_carry_index_rows():
         assert np.frombuffer(sketch, "<u4").tolist() == shingles[:SKETCH_SIZE].tolist()
 
 
-def exact_candidate(body: str) -> Candidate:
+def exact_candidate(body: str) -> ShingleSketch:
     shingles = shingle_set(body)
-    return Candidate("other", len(shingles), shingles)
+    return ShingleSketch("other", len(shingles), shingles)
 
 
 @pytest.mark.parametrize(("a", "b", "expected"), [
@@ -141,7 +141,7 @@ def test_near_similarity_from_sketch_is_close_to_exact(other):
     """The sketch of a story longer than SKETCH_SIZE shingles estimates what its whole set gives."""
     original = shingle_set(read_result("original.txt").article.body)
     assert len(original) > SKETCH_SIZE
-    sketched = Candidate("original", len(original), original[:SKETCH_SIZE])
+    sketched = ShingleSketch("original", len(original), original[:SKETCH_SIZE])
     shingles = shingle_set(read_result(other).article.body)
     estimate, exact = similarity(shingles, sketched), similarity(shingles, exact_candidate(read_result("original.txt").article.body))
     assert estimate == pytest.approx(exact, abs=0.06)

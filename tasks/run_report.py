@@ -1,5 +1,5 @@
-"""The run history as Prefect tasks (writes of tasks.run_history, retried when transient) and the
-summary a run reports as Prefect artifacts."""
+"""What a flow run reports: its `runs` row, written by Prefect tasks around tasks.run_history's
+plain writes (retried when transient), and its summary as Prefect artifacts."""
 
 from __future__ import annotations
 
@@ -68,6 +68,6 @@ def publish_run_artifacts(summary: RunSummary, mentions: Counter) -> None:
                               description="Files rejected in this run, with the reason")
     if mentions:
         create_table_artifact(key="ingest-top-entities",
-                              table=[{"name": n, "label": l, "mentions": c}
-                                     for (n, l), c in mentions.most_common(TOP_ENTITIES)],
+                              table=[{"name": name, "label": label, "mentions": count}
+                                     for (name, label), count in mentions.most_common(TOP_ENTITIES)],
                               description="The entities mentioned most in this run's new articles")

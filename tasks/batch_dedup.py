@@ -14,12 +14,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.dedup import Deduplicated, existing_article_ids, split_exact_duplicates
-from tasks.near_dedup import Candidate, NearDedupSettings, history_candidates, split_near_duplicates
+from tasks.near_dedup import NearDedupSettings, ShingleSketch, history_candidates, split_near_duplicates
 from tasks.read import ReadResult
 from tasks.retry import retry_if_transient
 
 
-def pending_candidates(band_keys: pa.Table, pending: Deduplicated) -> dict[int, list[Candidate]]:
+def pending_candidates(band_keys: pa.Table, pending: Deduplicated) -> dict[int, list[ShingleSketch]]:
     """Like tasks.near_dedup.history_candidates, over the pending batch's new stories: item ->
     candidates sharing a band key with it, with the sketches the commit will store, in the batch's
     order."""
@@ -34,7 +34,7 @@ def pending_candidates(band_keys: pa.Table, pending: Deduplicated) -> dict[int, 
         if (band, key) in index:
             found.setdefault(item, set()).update(index[(band, key)])
     return {
-        item: [Candidate(a, pending.near_index[a].shingle_count, pending.near_index[a].sketch)
+        item: [ShingleSketch(a, pending.near_index[a].shingle_count, pending.near_index[a].sketch)
                for a in sorted(ids, key=order.__getitem__)]
         for item, ids in found.items()
     }
@@ -53,7 +53,7 @@ def dedup_after_pending(
     def known_ids(ids: list[str]) -> set[str]:
         return existing_article_ids(con, ids) | (pending_ids & set(ids))
 
-    def history(band_keys: pa.Table) -> dict[int, list[Candidate]]:
+    def history(band_keys: pa.Table) -> dict[int, list[ShingleSketch]]:
         found = history_candidates(con, band_keys)
         if pending is not None:
             for item, candidates in pending_candidates(band_keys, pending).items():

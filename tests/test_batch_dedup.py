@@ -1,4 +1,4 @@
-"""tasks.inflight: dedup of a batch against the lake and the batch still in NER (real DuckLake)."""
+"""tasks.batch_dedup: dedup of a batch against the lake and the batch still in NER (real DuckLake)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tasks.batch_dedup import dedup_after_pending
 from tasks.dedup import Deduplicated, article_id_for
-from tasks.inflight import dedup_after_pending
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings, split_near_duplicates
 from tasks.read import ReadResult
