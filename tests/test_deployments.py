@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,11 @@ def test_deployment_schedules_parse(name):
     for schedule in schedules:
         spec = {k: v for k, v in schedule.items() if k in ("interval", "cron", "timezone", "anchor_date")}
         built = construct_schedule(**spec)
-        assert built is not None
+        # What Prefect will run is what prefect.yaml says: the same interval, or the same cron in the same zone.
+        if "interval" in spec:
+            assert built.interval == timedelta(seconds=spec["interval"])
+        else:
+            assert (built.cron, built.timezone) == (spec["cron"], spec.get("timezone", "UTC"))
 
 
 @pytest.mark.parametrize("name", sorted(DEPLOYMENTS))

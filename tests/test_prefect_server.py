@@ -4,22 +4,37 @@ first run on a machine (the cache `make install` fills)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from tests.conftest import SEED
 
 NEWSLAKE = Path(sys.executable).with_name("newslake")
+# A table no Prefect database has: put into the cached copy, it shows which databases came from it.
+MARKER = "newslake_test_cached_copy"
+
+
+def sqlite_rows(database: Path, query: str) -> list[tuple]:
+    # Closed when done: Prefect's database is in WAL mode, and a write reaches the file itself
+    # (which is what gets copied) only at a checkpoint, which the last connection to close does.
+    with closing(sqlite3.connect(database, isolation_level=None)) as con:
+        return con.execute(query).fetchall()
 
 
 def test_install_step_caches_a_migrated_database_that_new_homes_start_from(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
     env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    for _ in range(2):  # the second call finds the cache and returns at once
-        subprocess.run([sys.executable, "-m", "newslake.prefect_server", "prepare"], env=env, check=True, timeout=120)
+    prepare = [sys.executable, "-m", "newslake.prefect_server", "prepare"]
+    subprocess.run(prepare, env=env, check=True, timeout=120)
     [fresh] = (tmp_path / "cache" / "newslake").glob("prefect-*-fresh.db")
-    assert fresh.stat().st_size > 0
+    assert sqlite_rows(fresh, "SELECT count(*) FROM alembic_version") == [(1,)]  # migrated
+    assert sqlite_rows(fresh, "SELECT count(*) FROM flow_run") == [(0,)]  # and nothing run yet
+    sqlite_rows(fresh, f"CREATE TABLE {MARKER} (x INTEGER)")
+    subprocess.run(prepare, env=env, check=True, timeout=120)  # finds the cache: leaves it as it is
+    assert sqlite_rows(fresh, f"SELECT count(*) FROM {MARKER}") == [(0,)]
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -29,4 +44,6 @@ def test_install_step_caches_a_migrated_database_that_new_homes_start_from(tmp_p
                          env={**env, "PREFECT_HOME": str(home)}, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "new articles      1" in run.stdout
-    assert (home / "prefect.db").stat().st_size >= fresh.stat().st_size  # the copy, with this run added
+    # The new home's database is the cached copy (it has the marker), with this run added.
+    assert sqlite_rows(home / "prefect.db", f"SELECT count(*) FROM {MARKER}") == [(0,)]
+    assert sqlite_rows(home / "prefect.db", "SELECT count(*) FROM flow_run") == [(1,)]
