@@ -3,57 +3,80 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from newslake.cli import app
+from tests.conftest import BBC, SEED
 
 runner = CliRunner()
 
 
+@pytest.fixture(scope="module")
+def ingest_once(tmp_path_factory, prefect_harness) -> tuple[Path, str]:
+    """One `newslake ingest` of the inbox fixture, whose lake the tests below only read: (lake, output)."""
+    base = tmp_path_factory.mktemp("cli")
+    inbox = base / "inbox"
+    shutil.copytree(BBC, inbox / "bbc")
+    shutil.copy(SEED, inbox / SEED.name)
+    result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(base / "lake")])
+    assert result.exit_code == 0, result.output
+    return base / "lake", result.output
+
+
 @pytest.fixture
-def ingested_lake(inbox, lake_dir, prefect_harness):
-    result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(lake_dir)])
-    assert result.exit_code == 0, result.output
-    return lake_dir
+def ingested_lake(ingest_once) -> Path:
+    return ingest_once[0]
 
 
-def test_cli_ingest_prints_summary(inbox, lake_dir, prefect_harness):
-    result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(lake_dir)])
-    assert result.exit_code == 0, result.output
-    assert "new articles      33" in result.output
-    assert "duplicates        1 (1 exact)" in result.output
-    assert "rejected          0" in result.output
+def test_cli_ingest_prints_summary(ingest_once):
+    output = ingest_once[1]
+    assert "new articles      33" in output
+    assert "duplicates        1 (1 exact)" in output
+    assert "rejected          0" in output
 
 
-@pytest.mark.parametrize("touch", [False, True], ids=["untouched", "touched"])
-def test_cli_ingest_again_nothing_new_skips_the_flow_but_records_the_run(ingested_lake, inbox, touch):
-    import os
-
-    if touch:  # same content, new mtime: the flow must run to rehash it
-        path = next(inbox.rglob("*.txt"))
-        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
-    result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(ingested_lake)])
-    assert result.exit_code == 0, result.output
-    assert ("nothing new" in result.output) is not touch
-    runs = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "-f", "json",
+def runs_and_counts(lake: Path) -> tuple[list[dict], list[dict]]:
+    runs = runner.invoke(app, ["sql", "--lake", str(lake), "-f", "json",
                                "SELECT status, files_seen, articles_new FROM runs ORDER BY started_at"])
-    assert json.loads(runs.output)[-1] == {"status": "completed", "files_seen": 34, "articles_new": 0}
-    assert len(json.loads(runs.output)) == 2
-    counts = runner.invoke(app, ["sql", "--lake", str(ingested_lake), "-f", "json",
+    counts = runner.invoke(app, ["sql", "--lake", str(lake), "-f", "json",
                                  "SELECT (SELECT count(*) FROM files) AS files, (SELECT count(*) FROM articles) AS articles"])
-    assert json.loads(counts.output) == [{"files": 34, "articles": 33}]
+    return json.loads(runs.output), json.loads(counts.output)
 
 
-def test_cli_ingest_reads_environment(inbox, lake_dir, prefect_harness, monkeypatch):
+def test_cli_ingest_again_nothing_new_skips_the_flow_but_records_the_run(inbox, lake_dir, prefect_harness):
+    """Run again untouched: no flow run, one more runs row. Then with a file touched (same
+    content, new mtime): the flow runs to rehash it, and adds nothing either."""
+    assert runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(lake_dir)]).exit_code == 0
+    for run, touch in enumerate([False, True], start=2):
+        if touch:
+            path = next(inbox.rglob("*.txt"))
+            os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+        result = runner.invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(lake_dir)])
+        assert result.exit_code == 0, result.output
+        assert ("nothing new" in result.output) is not touch
+        runs, counts = runs_and_counts(lake_dir)
+        assert runs[-1] == {"status": "completed", "files_seen": 34, "articles_new": 0}
+        assert len(runs) == run
+        assert counts == [{"files": 34, "articles": 33}]
+
+
+def test_cli_ingest_reads_environment(tmp_path, prefect_harness, monkeypatch):
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    shutil.copy(SEED, inbox / SEED.name)
     monkeypatch.setenv("NEWSLAKE_SEEDS", str(inbox))
-    monkeypatch.setenv("NEWSLAKE_LAKE", str(lake_dir))
+    monkeypatch.setenv("NEWSLAKE_LAKE", str(lake))
     result = runner.invoke(app, ["ingest"])
     assert result.exit_code == 0, result.output
-    assert (lake_dir / "catalog.sqlite").exists()
+    assert "new articles      1" in result.output
+    assert (lake / "catalog.sqlite").exists()
 
 
 def test_cli_ingest_missing_inbox_is_a_clear_error(tmp_path):
@@ -131,8 +154,6 @@ def test_cli_help_does_not_import_heavy_modules():
 def test_console_script_keeps_exit_codes_and_every_line_of_output(ingested_lake, tmp_path):
     """The console script ends the process without interpreter teardown (newslake.cli.main): the
     exit code and all output, piped or not, must be what the command produced."""
-    from pathlib import Path
-
     newslake = Path(sys.executable).with_name("newslake")
     listing = subprocess.run([str(newslake), "sql", "--lake", str(ingested_lake), "--format", "csv",
                               "SELECT article_id FROM articles ORDER BY article_id"], capture_output=True, text=True)
