@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -194,7 +195,7 @@ def commit_batch(
             return landed
         _write_batch(con, rows, touched_files)
         if run_counts is not None:
-            con.execute(sql.load("run_counts"), {"run_id": run_id, **run_counts.as_params()})
+            con.execute(sql.load("run_counts"), {"run_id": run_id, **asdict(run_counts)})
         con.execute("CALL lake.set_commit_message('newslake', 'ingest batch', extra_info => ?)", [stamp])
         con.execute("COMMIT")
     except BaseException:

@@ -36,10 +36,6 @@ class RunCounts:
     duplicates: int
     rejected: int
 
-    def as_params(self) -> dict[str, int]:
-        return {"files_seen": self.files_seen, "articles_new": self.articles_new,
-                "duplicates": self.duplicates, "rejected": self.rejected}
-
 
 @dataclass
 class RunSummary:
