@@ -3,6 +3,8 @@ lake boundary's classing of DuckDB errors into transient and terminal types."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import duckdb
 import pyarrow as pa
 import pytest
@@ -22,6 +24,8 @@ from tasks.lake import (
 )
 from tasks.retry import is_transient
 from tasks.run_history import RunCounts, RunSummary, record_run_start
+
+STARTED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -55,7 +59,7 @@ def test_commit_batch_stamp_is_per_run_and_batch(con):
 
 
 def test_commit_batch_writes_run_counts_in_its_transaction(con):
-    summary = RunSummary(run_id="run-1", started_at=pa.scalar(0, schema.UTC_TIMESTAMP).as_py())
+    summary = RunSummary(run_id="run-1", started_at=STARTED)
     record_run_start(con, summary, "ingest")
     snapshot = commit_batch(con, batch_rows("a"), run_id="run-1", batch=0, run_counts=RunCounts(5, 1, 3, 1))
     assert con.execute("SELECT status, files_seen, articles_new, duplicates, rejected, snapshot_id FROM runs"
@@ -63,7 +67,7 @@ def test_commit_batch_writes_run_counts_in_its_transaction(con):
 
 
 def test_commit_batch_failing_insert_leaves_lake_and_run_row_unchanged(con):
-    record_run_start(con, RunSummary(run_id="run-1", started_at=pa.scalar(0, schema.UTC_TIMESTAMP).as_py()), "ingest")
+    record_run_start(con, RunSummary(run_id="run-1", started_at=STARTED), "ingest")
     rows = batch_rows("a")
     rows["sources"] = pa.table({"article_id": ["a"]})  # not the sources schema: refused mid-transaction
     with pytest.raises(ValueError):
