@@ -285,6 +285,44 @@ def runs(lake: Path = LakeOption,
     write_rows(columns, rows, format)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def shell(ctx: typer.Context, lake: Path = LakeOption,
+          command: str | None = typer.Option(None, "--command", "-c",
+                                             help="Run this one statement and exit, as `duckdb -c` does.")) -> None:
+    """Open the DuckDB shell on the lake, read-only, its tables unqualified: history, completion,
+    .mode, .timer, EXPLAIN ANALYZE. Options for the shell itself go after `--` (`-- -csv`).
+
+    Example: newslake shell --lake ./lake -c "SELECT count(*) FROM articles"
+    """
+    from newslake.shell import ProgramMissing, run_shell
+    from tasks.lake import LakeNotFound
+
+    try:
+        status = run_shell(lake, command, ctx.args)
+    except LakeNotFound as exc:
+        fail(str(exc))
+    except ProgramMissing as exc:
+        fail(str(exc), "Reinstall newslake (`make install`), which brings it.")
+    raise typer.Exit(status)
+
+
+@app.command()
+def ide(lake: Path = LakeOption) -> None:
+    """Open Harlequin, the terminal SQL IDE, on the lake, read-only: catalog tree, query editor,
+    results grid, query history. Needs the extra: pip install 'newslake[ide]'.
+
+    Example: newslake ide --lake ./lake
+    """
+    from newslake.shell import ProgramMissing, run_ide
+    from tasks.lake import LakeNotFound
+
+    try:
+        status = run_ide(lake)
+    except (LakeNotFound, ProgramMissing) as exc:
+        fail(str(exc))
+    raise typer.Exit(status)
+
+
 @app.command()
 def maintain(lake: Path = LakeOption,
              retention_days: float = typer.Option(7.0, min=0, help="Keep snapshots (time travel) this many days back.")) -> None:

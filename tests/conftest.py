@@ -54,3 +54,24 @@ def lake_rows(lake: Path, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_lake(tmp_path_factory, prefect_harness) -> Path:
+    """A lake ingested from seeds/ (6 articles, 1 exact duplicate) by the real CLI, once per
+    session. Read-only for the tests that share it."""
+    from typer.testing import CliRunner
+
+    from newslake.cli import app
+
+    folder = tmp_path_factory.mktemp("seeded")
+    shutil.copytree(SEED.parent, folder / "inbox")
+    result = CliRunner().invoke(app, ["ingest", "--seeds", str(folder / "inbox"), "--lake", str(folder / "lake")])
+    assert result.exit_code == 0, result.output
+    return folder / "lake"
+
+
+def lake_state(lake: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder in the lake with its size and mtime: equal before and after means
+    nothing was written."""
+    return {str(p.relative_to(lake)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(lake.rglob("*"))}
