@@ -353,14 +353,13 @@ RUNS_TABLE_HEADERS = {"seconds": "secs", "duplicates": "dup", "rejected": "rej",
 
 
 def print_runs_table(columns: list[str], rows: list[tuple]) -> None:
-    """The runs as a table for an 80-column terminal: short headers, one space between columns,
-    the short id only."""
-    from rich import box
+    """The runs as a table for an 80-column terminal: short headers, no borders, one space between
+    columns, the short id only."""
     from rich.console import Console
     from rich.table import Table
 
     shown = [i for i, name in enumerate(columns) if name != "run_id"]
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     for i in shown:
         numeric = any(isinstance(row[i], (int, float)) for row in rows)
         table.add_column(RUNS_TABLE_HEADERS.get(columns[i], columns[i]), justify="right" if numeric else "left",
