@@ -190,9 +190,9 @@ def run_sql(query: str | None = typer.Argument(None, help="SQL to run; contract 
     from tasks.lake import LakeNotFound, open_lake
 
     if query is None:
-        if sys.stdin.isatty():
-            fail("no query", "Pass SQL as an argument, or on stdin: newslake sql < sql/examples/co_mentions.sql")
-        query = sys.stdin.read()
+        query = "" if sys.stdin.isatty() else sys.stdin.read()
+    if not query.strip():
+        fail("no query", "Pass SQL as an argument, or on stdin: newslake sql < sql/examples/co_mentions.sql")
     if format is OutputFormat.parquet and output is None:
         fail("--format parquet writes a file", "Add --output FILE, e.g. --format parquet --output result.parquet")
     try:

@@ -2,8 +2,10 @@
 a test of its own, run as a user would run it from the project folder, on a real lake.
 
 - ```sh / ```bash / ```shell blocks run with bash (-e: every command must succeed), with stdin
-  closed, in a temporary folder laid out like the project: `.venv` and `sql/` linked to this
-  project's, `seeds/` a copy, `lake/` a copy of a lake ingested from seeds/ (a block may write it).
+  closed, in a temporary folder laid out like the project after `make run`: `.venv` and `sql/`
+  linked to this project's, `seeds/` a copy, `lake/` ingested from it. The blocks run in order in
+  that one folder, as a user would follow the README (a block may write the lake). Prefect flows
+  they start use the tests' Prefect server.
 - ```python blocks run with the venv's Python in that folder.
 - ```sql blocks run through `newslake sql` on that lake.
 - Blocks of any other language (```text, or none) show output or layout; they are not run.
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import ingest_seeds
 
 PROJECT = Path(__file__).parent.parent
 READMES = [PROJECT / "README.md", PROJECT / "sql" / "examples" / "README.md"]
@@ -77,20 +80,27 @@ def test_readmes_have_runnable_blocks():
     assert {"sh", "python", "sql"} <= languages
 
 
-@pytest.fixture
-def project_folder(tmp_path, seeded_lake) -> Path:
+@pytest.fixture(scope="module")
+def project_folder(tmp_path_factory, prefect_harness) -> Path:
     """A folder laid out as the project is after `make run`."""
-    folder = tmp_path / "project"
-    folder.mkdir()
+    folder = tmp_path_factory.mktemp("project")
     (folder / ".venv").symlink_to(Path(sys.executable).parent.parent)
     (folder / "sql").symlink_to(PROJECT / "sql")
-    shutil.copytree(PROJECT / "seeds", folder / "seeds")
-    shutil.copytree(seeded_lake, folder / "lake")
+    ingest_seeds(folder / "seeds", folder / "lake")
     return folder
 
 
+@pytest.fixture(scope="module")
+def block_environment(prefect_harness) -> dict[str, str]:
+    """The environment blocks run in: the lake is ./lake, and a flow a block starts reports to the
+    tests' Prefect server rather than starting one of its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "NEWSLAKE_LAKE": "lake", "PREFECT_API_URL": PREFECT_API_URL.value()}
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
-def test_readme_block_runs(block: Block, project_folder: Path):
+def test_readme_block_runs(block: Block, project_folder: Path, block_environment: dict[str, str]):
     if block.skip_reason:
         pytest.skip(f"{block.id}: {block.skip_reason}")
     if block.language in SHELL_LANGUAGES:
@@ -100,6 +110,7 @@ def test_readme_block_runs(block: Block, project_folder: Path):
     else:
         argv = [str(project_folder / ".venv" / "bin" / "newslake"), "sql", "--lake", "lake", "-f", "csv", block.code]
     result = subprocess.run(argv, cwd=project_folder, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                            timeout=TIMEOUT_SECONDS, env={**os.environ, "NEWSLAKE_LAKE": "lake"})
-    assert result.returncode == 0, f"{block.id} failed:\n{block.code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+                            timeout=TIMEOUT_SECONDS, env=block_environment)
+    assert result.returncode == 0, \
+        f"{block.id} failed:\n{block.code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
