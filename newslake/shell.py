@@ -29,7 +29,8 @@ class ProgramMissing(Exception):
 def extension_file(name: str, duckdb_version: str) -> Path:
     """The binary of extension `name` for `duckdb_version` (e.g. "1.5.5"), as its PyPI package
     `duckdb-extension-<name>` installs it."""
-    return Path(str(files(f"duckdb_extension_{name}"))) / "extensions" / f"v{duckdb_version}" / f"{name}.duckdb_extension"
+    package = Path(str(files(f"duckdb_extension_{name}")))
+    return package / "extensions" / f"v{duckdb_version}" / f"{name}.duckdb_extension"
 
 
 def init_script(lake_dir: Path, duckdb_version: str) -> str:
@@ -72,7 +73,8 @@ def run_ide(lake_dir: Path) -> int:
     try:
         version("harlequin")
     except PackageNotFoundError:
-        raise ProgramMissing("Harlequin is not installed (it comes with the extra: pip install 'newslake[ide]')") from None
+        raise ProgramMissing("Harlequin is not installed (it comes with an extra: pip install 'newslake[ide]')") \
+            from None
     import duckdb
 
     with written_init_script(init_script(lake_dir, duckdb.__version__)) as script:

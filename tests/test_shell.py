@@ -25,7 +25,7 @@ from tests.conftest import lake_rows, lake_state
 
 NEWSLAKE = str(Path(sys.executable).parent / "newslake")
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None,
-                                reason="tmux is not installed (apt-get install tmux): the interactive test needs a terminal")
+                                reason="tmux is not installed (apt-get install tmux): these tests need a terminal")
 needs_harlequin = pytest.mark.skipif(find_spec("harlequin") is None,
                                      reason="Harlequin is not installed: pip install -e '.[ide]'")
 
@@ -120,8 +120,8 @@ def test_extension_packages_match_the_duckdb_shell(name):
 
 def test_shell_command_answers_from_the_lake_and_leaves_no_trace(seeded_lake):
     before, snapshots = lake_state(seeded_lake), snapshot_count(seeded_lake)
-    result = run_newslake("shell", "--lake", str(seeded_lake),
-                          "-c", "SELECT count(*) AS articles, count(DISTINCT outlet) AS outlets FROM articles", "--", "-json")
+    query = "SELECT count(*) AS articles, count(DISTINCT outlet) AS outlets FROM articles"
+    result = run_newslake("shell", "--lake", str(seeded_lake), "-c", query, "--", "-json")
     assert result.returncode == 0, result.stderr
     expected = lake_rows(seeded_lake, "SELECT count(*), count(DISTINCT outlet) FROM articles")[0]
     assert json.loads(result.stdout) == [{"articles": expected[0], "outlets": expected[1]}]
