@@ -12,10 +12,12 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from itertools import islice
 from pathlib import Path
+from typing import TextIO
 
 import typer
 
@@ -59,6 +61,7 @@ class OutputFormat(str, Enum):
     table = "table"
     csv = "csv"
     json = "json"
+    parquet = "parquet"
 
 
 def fail(title: str, suggestion: str | None = None) -> None:
@@ -169,10 +172,16 @@ def print_summary(summary) -> None:
 
 
 @app.command(name="sql")
-def run_sql(query: str = typer.Argument(..., help="SQL to run; contract tables work unqualified."),
+def run_sql(query: str | None = typer.Argument(None, help="SQL to run; contract tables work unqualified. "
+                                                         "Read from stdin when omitted."),
             lake: Path = LakeOption,
-            format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format.")) -> None:
-    """Run a read-only SQL query against the lake and print the result.
+            format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+            output: Path | None = typer.Option(None, "--output", "-o",
+                                               help="Write the result to this file (parquet needs one)."),
+            max_rows: int = typer.Option(1000, min=1,
+                                         help="Rows the table format shows (csv, json, parquet: all).")) -> None:
+    """Run a read-only SQL query against the lake and print the result, streamed: a result larger
+    than memory still works in csv, json and parquet. With no query, the SQL is read from stdin.
 
     Example: newslake sql --format json "SELECT title, published_at FROM articles LIMIT 5"
     """
@@ -180,14 +189,18 @@ def run_sql(query: str = typer.Argument(..., help="SQL to run; contract tables w
 
     from tasks.lake import LakeNotFound, open_lake
 
+    if query is None:
+        query = "" if sys.stdin.isatty() else sys.stdin.read()
+    if not query.strip():
+        fail("no query", "Pass SQL as an argument, or on stdin: newslake sql < sql/examples/co_mentions.sql")
+    if format is OutputFormat.parquet and output is None:
+        fail("--format parquet writes a file", "Add --output FILE, e.g. --format parquet --output result.parquet")
     try:
         con = open_lake(lake, read_only=True)
     except LakeNotFound as exc:
         fail(str(exc))
     try:
-        cursor = con.execute(query)
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        rows = cursor.fetchall() if columns else []
+        write_result(con.execute(query), format, output, max_rows)
     except duckdb.Error as exc:
         message = str(exc)
         hint = ("newslake sql opens the lake read-only; the lake is written only by `newslake ingest`."
@@ -195,26 +208,70 @@ def run_sql(query: str = typer.Argument(..., help="SQL to run; contract tables w
         fail(message, hint)
     finally:
         con.close()
-    write_rows(columns, rows, format)
 
 
-def write_rows(columns: list[str], rows: list[tuple], format: OutputFormat) -> None:
+FETCH_ROWS = 10_000  # rows (or rows per Arrow batch) fetched at a time when streaming a result
+
+
+def write_result(cursor, format: OutputFormat, output: Path | None, max_rows: int | None = None) -> None:
+    """Write a query's result, fetched a slice at a time, to `output` (or stdout). A file is
+    written under a temporary name and renamed when complete: a failed query leaves none."""
+    if output is None:
+        write_rows(result_columns(cursor), result_rows(cursor), format, sys.stdout, max_rows)
+        return
+    partial = output.with_name(output.name + ".part")
+    try:
+        if format is OutputFormat.parquet:
+            import pyarrow.parquet as pq
+
+            reader = cursor.to_arrow_reader(FETCH_ROWS)
+            with pq.ParquetWriter(partial, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+        else:
+            with partial.open("w", encoding="utf-8", newline="") as out:
+                write_rows(result_columns(cursor), result_rows(cursor), format, out, max_rows)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def result_columns(cursor) -> list[str]:
+    return [d[0] for d in cursor.description] if cursor.description else []
+
+
+def result_rows(cursor) -> Iterator[tuple]:
+    if not cursor.description:  # a statement without a result
+        return
+    while chunk := cursor.fetchmany(FETCH_ROWS):
+        yield from chunk
+
+
+def write_rows(columns: list[str], rows: Iterable[tuple], format: OutputFormat, out: TextIO | None = None,
+               max_rows: int | None = None) -> None:
+    """Rows as json (one array), csv or a table (at most `max_rows` of them), written as they come."""
+    out = out or sys.stdout
     if format is OutputFormat.json:
-        json.dump([dict(zip(columns, row)) for row in rows], sys.stdout, default=str, ensure_ascii=False)
-        sys.stdout.write("\n")
+        out.write("[")
+        for number, row in enumerate(rows):
+            out.write((", " if number else "") + json.dumps(dict(zip(columns, row)), default=str, ensure_ascii=False))
+        out.write("]\n")
     elif format is OutputFormat.csv:
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(out)
         writer.writerow(columns)
         writer.writerows(rows)
     else:
         from rich.console import Console
         from rich.table import Table
 
+        shown = list(rows if max_rows is None else islice(rows, max_rows + 1))
+        more = max_rows is not None and len(shown) > max_rows
         table = Table(*columns, show_lines=False)
-        for row in rows:
+        for row in shown[:max_rows]:
             table.add_row(*("" if v is None else str(v) for v in row))
-        Console().print(table)
-        typer.echo(f"({len(rows)} rows)")
+        Console(file=out).print(table)
+        out.write(f"(first {max_rows} rows; --max-rows shows more, --format csv, json or parquet writes all)\n"
+                  if more else f"({len(shown)} rows)\n")
 
 
 @app.command()
@@ -260,8 +317,12 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
 @app.command()
 def runs(lake: Path = LakeOption,
          limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs, newest first."),
-         format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format.")) -> None:
-    """List recent ingest runs from the lake: when, how long, counts, status.
+         format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+         output: Path | None = typer.Option(None, "--output", "-o",
+                                            help="Write the runs to this file (parquet needs one).")) -> None:
+    """List recent ingest runs from the lake: when (local time), how long, counts, status. The
+    table fits 80 columns, with run ids shortened as git shortens hashes; json, csv and parquet
+    carry the whole id too.
 
     Example: newslake runs --lake ./lake --limit 10
     """
@@ -270,19 +331,80 @@ def runs(lake: Path = LakeOption,
     import sql
     from tasks.lake import LakeNotFound, open_lake
 
+    if format is OutputFormat.parquet and output is None:
+        fail("--format parquet writes a file", "Add --output FILE, e.g. --format parquet --output runs.parquet")
     try:
         con = open_lake(lake, read_only=True)
     except LakeNotFound as exc:
         fail(str(exc))
     try:
         cursor = con.execute(sql.load("recent_runs"), {"limit": limit})
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
+        if format is OutputFormat.table and output is None:
+            print_runs_table(result_columns(cursor), cursor.fetchall())
+        else:
+            write_result(cursor, format, output)
     except duckdb.Error as exc:
         fail(str(exc), "The lake may be from an older newslake; `newslake sql \"DESCRIBE runs\"` shows its columns.")
     finally:
         con.close()
-    write_rows(columns, rows, format)
+
+
+RUNS_TABLE_HEADERS = {"seconds": "secs", "duplicates": "dup", "rejected": "rej", "snapshot": "snap"}
+
+
+def print_runs_table(columns: list[str], rows: list[tuple]) -> None:
+    """The runs as a table for an 80-column terminal: short headers, no borders, one space between
+    columns, the short id only."""
+    from rich.console import Console
+    from rich.table import Table
+
+    shown = [i for i, name in enumerate(columns) if name != "run_id"]
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    for i in shown:
+        numeric = any(isinstance(row[i], (int, float)) for row in rows)
+        table.add_column(RUNS_TABLE_HEADERS.get(columns[i], columns[i]), justify="right" if numeric else "left",
+                         no_wrap=True)
+    for row in rows:
+        table.add_row(*("" if row[i] is None else str(row[i]) for i in shown))
+    Console().print(table)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def shell(ctx: typer.Context, lake: Path = LakeOption,
+          command: str | None = typer.Option(None, "--command", "-c",
+                                             help="Run this one statement and exit, as `duckdb -c` does.")) -> None:
+    """Open the DuckDB shell on the lake, read-only, its tables unqualified: history, completion,
+    .mode, .timer, EXPLAIN ANALYZE. Options for the shell itself go after `--` (`-- -csv`).
+
+    Example: newslake shell --lake ./lake -c "SELECT count(*) FROM articles"
+    """
+    from newslake.shell import ProgramMissing, run_shell
+    from tasks.lake import LakeNotFound
+
+    try:
+        status = run_shell(lake, command, ctx.args)
+    except LakeNotFound as exc:
+        fail(str(exc))
+    except ProgramMissing as exc:
+        fail(str(exc), "Reinstall newslake (`make install`), which brings it.")
+    raise typer.Exit(status)
+
+
+@app.command()
+def ide(lake: Path = LakeOption) -> None:
+    """Open Harlequin, the terminal SQL IDE, on the lake, read-only: catalog tree, query editor,
+    results grid, query history. Needs the extra: pip install 'newslake[ide]'.
+
+    Example: newslake ide --lake ./lake
+    """
+    from newslake.shell import ProgramMissing, run_ide
+    from tasks.lake import LakeNotFound
+
+    try:
+        status = run_ide(lake)
+    except (LakeNotFound, ProgramMissing) as exc:
+        fail(str(exc))
+    raise typer.Exit(status)
 
 
 @app.command()

@@ -54,3 +54,30 @@ def lake_rows(lake: Path, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def ingest_seeds(seeds: Path, lake: Path) -> None:
+    """Copy seeds/ (6 articles, 1 exact duplicate) to `seeds` and ingest it into `lake` with the
+    real CLI (in this process: under the prefect_harness fixture)."""
+    from typer.testing import CliRunner
+
+    from newslake.cli import app
+
+    shutil.copytree(SEED.parent, seeds)
+    result = CliRunner().invoke(app, ["ingest", "--seeds", str(seeds), "--lake", str(lake)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="session")
+def seeded_lake(tmp_path_factory, prefect_harness) -> Path:
+    """A lake ingested from seeds/, once per session. Read-only for the tests that share it (a
+    DuckLake records its data folder's absolute path: a copy of it is no lake of its own)."""
+    folder = tmp_path_factory.mktemp("seeded")
+    ingest_seeds(folder / "inbox", folder / "lake")
+    return folder / "lake"
+
+
+def lake_state(lake: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder in the lake with its size and mtime: equal before and after means
+    nothing was written."""
+    return {str(p.relative_to(lake)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(lake.rglob("*"))}
