@@ -33,8 +33,8 @@ POSTGRES_EXTENSIONS = ("ducklake", "postgres_scanner")
 # attempt, without a cap: 1.05x spreads 100 attempts over minutes rather than hours.
 CATALOG_COMMIT_RETRIES = 100
 CATALOG_RETRY_BACKOFF = 1.05
-# Held while migrating a lake with a PostgreSQL catalog, so writers starting together do not race to
-# create the same tables (DuckLake would fail all but one of them).
+# Held while a writer attaches and migrates a lake with a PostgreSQL catalog, so writers starting
+# together do not race to create the same metadata and tables (all but one of them would fail).
 MIGRATION_LOCK_KEY = 0x6E65_7773_6C61_6B65  # "newslake"
 
 
@@ -141,15 +141,16 @@ def open_lake(lake: Path | str | LakeLocation, *, read_only: bool = False) -> du
         location.data_path.mkdir(parents=True, exist_ok=True)
     con = _offline_connection(EXTENSIONS if location.catalog is None else POSTGRES_EXTENSIONS)
     options = "READ_ONLY" if read_only else f"DATA_PATH {_sql_string(str(location.data_path))}"
-    con.execute(f"ATTACH {_sql_string(location.attach_target)} AS lake ({options})")
-    if not read_only:
-        if location.catalog is not None:
-            con.execute(f"SET ducklake_max_retry_count = {CATALOG_COMMIT_RETRIES}")
-            con.execute(f"SET ducklake_retry_backoff = {CATALOG_RETRY_BACKOFF}")
-        # A writer lives as long as a run or the watcher: DuckDB's cache of the Parquet it reads
-        # (near-dedup history, ids) would grow with the lake. The OS page cache serves re-reads.
-        con.execute("SET enable_external_file_cache = false")
-        with nullcontext() if location.catalog is None else _migration_lock(location.catalog):
+    # A writer's ATTACH creates DuckLake's metadata in an empty catalog, and _ensure_tables our tables.
+    with nullcontext() if read_only or location.catalog is None else _migration_lock(location.catalog):
+        con.execute(f"ATTACH {_sql_string(location.attach_target)} AS lake ({options})")
+        if not read_only:
+            if location.catalog is not None:
+                con.execute(f"SET ducklake_max_retry_count = {CATALOG_COMMIT_RETRIES}")
+                con.execute(f"SET ducklake_retry_backoff = {CATALOG_RETRY_BACKOFF}")
+            # A writer lives as long as a run or the watcher: DuckDB's cache of the Parquet it reads
+            # (near-dedup history, ids) would grow with the lake. The OS page cache serves re-reads.
+            con.execute("SET enable_external_file_cache = false")
             _ensure_tables(con)
     con.execute("USE lake")
     return con
