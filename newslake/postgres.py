@@ -156,7 +156,7 @@ FolderOption = typer.Option(Path(".pg"), "--dir", help="Folder of the cluster.")
 
 @cli.command()
 def start(folder: Path = FolderOption,
-          port: int = typer.Option(0, help="Port for a new cluster (0: a free one); an existing cluster keeps its own."),
+          port: int = typer.Option(0, help="Port for a new cluster (0: a free one); a cluster keeps its first."),
           database: str = typer.Option(DEFAULT_DATABASE, help="Database to create for the lake.")) -> None:
     """Create the cluster if missing, start it if stopped, create the database if missing; print its URL.
 

@@ -136,7 +136,9 @@ def open_lake(lake: Path | str | LakeLocation, *, read_only: bool = False) -> du
     """
     location = LakeLocation.of(lake)
     if read_only and not location.exists():
-        raise LakeNotFound(f"no lake at {location.describe()} (run `newslake ingest` on it first)")
+        first = ("nothing has written to it yet" if location.catalog
+                 else f"run `newslake ingest --lake {location.folder}` first")
+        raise LakeNotFound(f"no lake at {location.describe()} ({first})")
     if not read_only:
         location.data_path.mkdir(parents=True, exist_ok=True)
     con = _offline_connection(EXTENSIONS if location.catalog is None else POSTGRES_EXTENSIONS)
