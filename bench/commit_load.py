@@ -50,6 +50,7 @@ def writer_process(location: LakeLocation, name: str, articles_per_batch: int, g
     """Process target: see the module's docstring for the conversation with the parent."""
     try:
         con = open_lake(location)
+        con.execute("SET enable_progress_bar = false")  # a slow commit on a busy machine would draw one
         reports.put(("ready", name))
         go.wait()
         started = time.perf_counter()
