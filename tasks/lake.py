@@ -30,7 +30,7 @@ POSTGRES_EXTENSIONS = ("ducklake", "postgres_scanner")
 # Writers sharing a PostgreSQL catalog commit optimistically; DuckLake retries a commit that lost the
 # race and does not conflict (inserts, compaction). Its default of 10 attempts runs out with many
 # writers (PostHog's production use needed 100 with 16), and its default wait grows by 1.5x per
-# attempt, without a cap: 1.05x spreads 100 attempts over minutes rather than hours.
+# attempt, without a cap: at 1.05x the 100 attempts span minutes (at 1.5x the last ones would wait years).
 CATALOG_COMMIT_RETRIES = 100
 CATALOG_RETRY_BACKOFF = 1.05
 # Held while a writer attaches and migrates a lake with a PostgreSQL catalog, so writers starting
