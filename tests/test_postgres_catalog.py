@@ -7,6 +7,7 @@ import json
 import multiprocessing
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -14,8 +15,11 @@ import newslake
 from bench.commit_load import ENTITIES_PER_ARTICLE, Writers, synthetic_batch
 from newslake.cli import app
 from newslake.postgres import free_port, libpq_url
-from tasks.lake import CATALOG_FILE, CatalogUnreachable, LakeLocation, LakeNotFound, commit_batch, open_lake
-from tasks.schema import TABLES
+from tasks.lake import (
+    CATALOG_FILE, POSTGRES_EXTENSIONS, CatalogUnreachable, LakeLocation, LakeNotFound, _offline_connection,
+    _sql_string, commit_batch, open_lake,
+)
+from tasks.schema import ARTICLES, TABLES
 
 runner = CliRunner()
 spawn = multiprocessing.get_context("spawn")
@@ -73,6 +77,21 @@ def test_postgres_lake_writers_opening_a_new_lake_together_create_it_once(locati
     assert tables_seen == [len(TABLES)] * 3
     snapshots = rows(location, "SELECT count(*) FROM lake.snapshots() WHERE changes['tables_created'] IS NOT NULL")
     assert snapshots == [(1,)]  # one migration created them all; the others found them
+
+
+def test_postgres_lake_made_by_an_older_newslake_is_migrated_keeping_its_rows(location):
+    """The migration step runs on a PostgreSQL catalog as on SQLite: a column and tables that
+    tasks.schema gained arrive, the old row stays."""
+    old = _offline_connection(POSTGRES_EXTENSIONS)
+    old.execute(f"ATTACH {_sql_string(location.attach_target)} AS lake (DATA_PATH {_sql_string(str(location.folder))})")
+    old.register("empty_table", pa.schema([f for f in ARTICLES if f.name != "language"]).empty_table())
+    old.execute("CREATE TABLE lake.articles AS SELECT * FROM empty_table WITH NO DATA")
+    old.execute("INSERT INTO lake.articles (article_id, title) VALUES ('old-1', 'An old story')")
+    old.close()
+    open_lake(location).close()
+    assert {c for c, in rows(location, "SELECT column_name FROM (DESCRIBE articles)")} == set(ARTICLES.names)
+    assert rows(location, "SELECT article_id, title, language FROM articles") == [("old-1", "An old story", None)]
+    assert rows(location, "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake'") == [(len(TABLES),)]
 
 
 @pytest.fixture
