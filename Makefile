@@ -13,7 +13,7 @@ POOL ?= newslake-local
 # deploy and worker talk to the server `make ui` starts; ingest and watch need none (ephemeral mode).
 deploy worker: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/api
 
-.PHONY: run test install ingest watch ui deploy worker bench bench-memory bench-dedup clean
+.PHONY: run test install ingest watch ui deploy worker bench bench-memory bench-dedup clean postgres postgres-stop bench-commits
 
 run: $(STAMP)  ## create the venv, install, ingest seeds/ into ./lake and print what happened
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
@@ -46,6 +46,15 @@ deploy: $(STAMP)  ## with `make ui` running: create the work pool if missing, de
 worker: $(STAMP)  ## with `make ui` running: start scheduled runs from the work pool as local processes
 	$(BIN)/prefect worker start --pool $(POOL)
 
+PG_DIR ?= .pg
+PG_PORT ?= 0
+
+postgres: $(STAMP)  ## PostgreSQL for a shared lake catalog in $(PG_DIR) on 127.0.0.1 (made once, started if stopped); prints its URL
+	$(BIN)/python -m newslake.postgres start --dir $(PG_DIR) --port $(PG_PORT)
+
+postgres-stop: $(STAMP)  ## stop the PostgreSQL that `make postgres` started
+	$(BIN)/python -m newslake.postgres stop --dir $(PG_DIR)
+
 CORPUS ?= ../shared/corpora/bbc
 
 bench: $(STAMP)  ## ingest vs bare spaCy NER (900 and 2,000 articles), no-op re-run, peak RSS; queries on 1M articles
@@ -59,6 +68,9 @@ bench-memory: $(STAMP)  ## peak RSS of ingesting 2,000 vs 20,000 files (about 7 
 bench-dedup: $(STAMP)  ## near dedup: precision/recall per kind of copy, and its cost beside NER
 	$(BIN)/python bench/dedup_eval.py --corpus $(CORPUS)
 	$(BIN)/python bench/dedup_cost.py --corpus $(CORPUS)
+
+bench-commits: $(STAMP)  ## batch commits/s on a PostgreSQL catalog with 2, 4, 8 writers vs one writer on SQLite
+	$(BIN)/python bench/bench_commits.py
 
 clean:  ## remove the lake and Prefect's local history (keeps the venv)
 	rm -rf $(LAKE) .prefect

@@ -1,7 +1,10 @@
-"""The maintenance flow: compact the lake and expire old snapshots, holding the writer lock."""
+"""The maintenance flow: compact the lake and expire old snapshots, holding the writer lock (with a
+SQLite catalog; writers sharing a PostgreSQL catalog take none, and compaction does not conflict with
+their inserts)."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -9,8 +12,8 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel, Field
 
-from tasks.lake import open_lake
-from tasks.maintenance import MaintenanceReport, maintain_lake_task
+from tasks.lake import LakeLocation, open_lake
+from tasks.maintenance import SHARED_ORPHAN_AGE, MaintenanceReport, maintain_lake_task
 from tasks.writer_lock import writer_lock
 
 FLOW_NAME = "maintenance"
@@ -18,6 +21,8 @@ FLOW_NAME = "maintenance"
 
 class MaintenanceSettings(BaseModel):
     lake: Path = Field(Path("lake"), description="The DuckLake folder to compact")
+    catalog: str | None = Field(None, description="The lake's PostgreSQL catalog (libpq URL), when writers share "
+                                                  "it; `lake` is then its data folder")
     retention_days: float = Field(7.0, ge=0, description="Keep snapshots (time travel) this many days back")
     writer_lock_timeout_seconds: float = Field(600.0, ge=0, description="How long to wait for another writer of the lake")
 
@@ -25,12 +30,19 @@ class MaintenanceSettings(BaseModel):
 @flow(name=FLOW_NAME)
 def maintenance(settings: MaintenanceSettings = MaintenanceSettings()) -> MaintenanceReport:
     logger = get_run_logger()
-    cutoff = datetime.now(timezone.utc) - timedelta(days=settings.retention_days)
-    with writer_lock(settings.lake, settings.writer_lock_timeout_seconds,
-                     on_wait=lambda holder: logger.info("waiting for %s to finish writing the lake", holder)):
-        con = open_lake(settings.lake)
+    location = LakeLocation(settings.lake, settings.catalog)
+    now = datetime.now(timezone.utc)
+    cutoff = now - timedelta(days=settings.retention_days)
+    if location.catalog is None:
+        exclusive = writer_lock(settings.lake, settings.writer_lock_timeout_seconds,
+                                on_wait=lambda holder: logger.info("waiting for %s to finish writing the lake", holder))
+        orphans_before = now
+    else:
+        exclusive, orphans_before = nullcontext(), now - SHARED_ORPHAN_AGE
+    with exclusive:
+        con = open_lake(location)
         try:
-            report = maintain_lake_task(con, settings.lake.resolve(), cutoff)
+            report = maintain_lake_task(con, location.data_path, cutoff, orphans_before)
         finally:
             con.close()
     create_table_artifact(key="maintenance-summary", table=report.rows(),

@@ -15,8 +15,10 @@ if TYPE_CHECKING:  # DuckDB is imported on use, keeping `newslake --help` instan
 __all__ = ["connect"]
 
 
-def connect(lake: str | Path = "lake", *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection to the lake at `lake`, read-only unless asked otherwise."""
-    from tasks.lake import open_lake
+def connect(lake: str | Path = "lake", *, read_only: bool = True,
+            catalog: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to the lake at `lake`, read-only unless asked otherwise. With `catalog`
+    (a PostgreSQL libpq URL) the lake's catalog is there and `lake` is its data folder."""
+    from tasks.lake import LakeLocation, open_lake
 
-    return open_lake(lake, read_only=read_only)
+    return open_lake(LakeLocation(Path(lake), catalog), read_only=read_only)

@@ -55,6 +55,9 @@ def main() -> None:
 
 SeedsOption = typer.Option(Path("seeds"), "--seeds", envvar="NEWSLAKE_SEEDS", help="Inbox folder of raw article files.")
 LakeOption = typer.Option(Path("lake"), "--lake", envvar="NEWSLAKE_LAKE", help="DuckLake folder.")
+CatalogOption = typer.Option(None, "--catalog", envvar="NEWSLAKE_CATALOG",
+                             help="PostgreSQL catalog (libpq URL) of a lake shared by several writers; "
+                                  "--lake is then its data folder.")
 
 
 class OutputFormat(str, Enum):
@@ -171,10 +174,22 @@ def print_summary(summary) -> None:
         console.print(f"  lake snapshot     {summary.snapshot_id}")
 
 
+def open_lake_for_reading(lake: Path, catalog: str | None):
+    """The lake opened read-only, or one clear error when there is none or its catalog is unreachable."""
+    from tasks.lake import CatalogUnreachable, LakeLocation, LakeNotFound, open_lake
+
+    try:
+        return open_lake(LakeLocation(lake, catalog), read_only=True)
+    except LakeNotFound as exc:
+        fail(str(exc))
+    except CatalogUnreachable as exc:
+        fail(str(exc), "Is PostgreSQL running? `make postgres` starts the project's own and prints its URL.")
+
+
 @app.command(name="sql")
 def run_sql(query: str | None = typer.Argument(None, help="SQL to run; contract tables work unqualified. "
                                                          "Read from stdin when omitted."),
-            lake: Path = LakeOption,
+            lake: Path = LakeOption, catalog: str | None = CatalogOption,
             format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
             output: Path | None = typer.Option(None, "--output", "-o",
                                                help="Write the result to this file (parquet needs one)."),
@@ -187,18 +202,13 @@ def run_sql(query: str | None = typer.Argument(None, help="SQL to run; contract 
     """
     import duckdb
 
-    from tasks.lake import LakeNotFound, open_lake
-
     if query is None:
         query = "" if sys.stdin.isatty() else sys.stdin.read()
     if not query.strip():
         fail("no query", "Pass SQL as an argument, or on stdin: newslake sql < sql/examples/co_mentions.sql")
     if format is OutputFormat.parquet and output is None:
         fail("--format parquet writes a file", "Add --output FILE, e.g. --format parquet --output result.parquet")
-    try:
-        con = open_lake(lake, read_only=True)
-    except LakeNotFound as exc:
-        fail(str(exc))
+    con = open_lake_for_reading(lake, catalog)
     try:
         write_result(con.execute(query), format, output, max_rows)
     except duckdb.Error as exc:
@@ -315,7 +325,7 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
 
 
 @app.command()
-def runs(lake: Path = LakeOption,
+def runs(lake: Path = LakeOption, catalog: str | None = CatalogOption,
          limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs, newest first."),
          format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
          output: Path | None = typer.Option(None, "--output", "-o",
@@ -329,14 +339,10 @@ def runs(lake: Path = LakeOption,
     import duckdb
 
     import sql
-    from tasks.lake import LakeNotFound, open_lake
 
     if format is OutputFormat.parquet and output is None:
         fail("--format parquet writes a file", "Add --output FILE, e.g. --format parquet --output runs.parquet")
-    try:
-        con = open_lake(lake, read_only=True)
-    except LakeNotFound as exc:
-        fail(str(exc))
+    con = open_lake_for_reading(lake, catalog)
     try:
         cursor = con.execute(sql.load("recent_runs"), {"limit": limit})
         if format is OutputFormat.table and output is None:
@@ -408,20 +414,27 @@ def ide(lake: Path = LakeOption) -> None:
 
 
 @app.command()
-def maintain(lake: Path = LakeOption,
+def maintain(lake: Path = LakeOption, catalog: str | None = CatalogOption,
              retention_days: float = typer.Option(7.0, min=0, help="Keep snapshots (time travel) this many days back.")) -> None:
     """Compact the lake: merge small files, expire old snapshots, delete unreferenced files. No row is lost.
 
     Example: newslake maintain --lake ./lake --retention-days 7
     """
-    if not (lake / "catalog.sqlite").exists():
-        fail(f"no lake at {lake.resolve()}", "Pass --lake DIR, or run `newslake ingest` first.")
+    from tasks.lake import CatalogUnreachable, LakeLocation
+
+    location = LakeLocation(lake, catalog)
+    try:
+        found = location.exists()
+    except CatalogUnreachable as exc:
+        fail(str(exc), "Is PostgreSQL running? `make postgres` starts the project's own and prints its URL.")
+    if not found:
+        fail(f"no lake at {location.describe()}", "Pass --lake DIR, or run `newslake ingest` first.")
     from newslake.environment import use_project_prefect_home
 
     use_project_prefect_home()
     from flows.maintenance import MaintenanceSettings, maintenance
 
-    report = maintenance(MaintenanceSettings(lake=lake.resolve(), retention_days=retention_days))
+    report = maintenance(MaintenanceSettings(lake=lake.resolve(), catalog=catalog, retention_days=retention_days))
     write_rows(["measure", "before", "after"], [tuple(row.values()) for row in report.rows()], OutputFormat.table)
 
 

@@ -1,15 +1,18 @@
 """The DuckLake: opening it (offline), creating its tables, committing a batch atomically.
 
 The lake is a folder: `catalog.sqlite` (the DuckLake catalog; SQLite lets several processes read
-while one writes) and `data/` (Parquet files). Every newslake connection is an in-memory DuckDB with
-the lake attached as `lake` and selected with USE, so the contract's table names work unqualified.
+while one writes) and `data/` (Parquet files). Past one machine, the catalog is a PostgreSQL database
+instead and the folder holds the Parquet files alone (see LakeLocation). Every newslake connection
+is an in-memory DuckDB with the lake attached as `lake` and selected with USE, so the contract's
+table names work unqualified.
 """
 
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +30,16 @@ CATALOG_FILE = "catalog.sqlite"
 DATA_DIR = "data"
 # The extensions come from PyPI packages pinned with duckdb; never fetched at run time.
 EXTENSIONS = ("ducklake", "sqlite_scanner")
+POSTGRES_EXTENSIONS = ("ducklake", "postgres_scanner")
+# Writers sharing a PostgreSQL catalog commit optimistically; DuckLake retries a commit that lost the
+# race and does not conflict (inserts, compaction). Its default of 10 attempts runs out with many
+# writers (PostHog's production use needed 100 with 16), and its default wait grows by 1.5x per
+# attempt, without a cap: at 1.05x the 100 attempts span minutes (at 1.5x the last ones would wait years).
+CATALOG_COMMIT_RETRIES = 100
+CATALOG_RETRY_BACKOFF = 1.05
+# Held while a writer attaches and migrates a lake with a PostgreSQL catalog, so writers starting
+# together do not race to create the same metadata and tables (all but one of them would fail).
+MIGRATION_LOCK_KEY = 0x6E65_7773_6C61_6B65  # "newslake"
 
 
 class LakeNotFound(Exception):
@@ -76,41 +89,118 @@ def lake_errors():
         raise classify_lake_error(exc) from exc
 
 
+class CatalogUnreachable(Exception):
+    """The lake's PostgreSQL catalog did not accept a connection."""
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    """Where a lake is: a folder, and a PostgreSQL catalog (a libpq URL) when writers share it.
+
+    Without a catalog the folder holds the whole lake: `catalog.sqlite` and `data/`. With one, the
+    catalog lives in PostgreSQL and the folder is the data folder itself, which every writer must
+    reach at the same path (the catalog records it): a local folder on one machine, a shared mount
+    across machines.
+    """
+
+    folder: Path
+    catalog: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder).resolve())
+
+    @classmethod
+    def of(cls, lake: Path | str | LakeLocation) -> LakeLocation:
+        return lake if isinstance(lake, LakeLocation) else cls(Path(lake))
+
+    @property
+    def data_path(self) -> Path:
+        return self.folder / DATA_DIR if self.catalog is None else self.folder
+
+    @property
+    def attach_target(self) -> str:
+        if self.catalog is None:
+            return "ducklake:sqlite:" + str(self.folder / CATALOG_FILE)
+        return "ducklake:postgres:" + self.catalog
+
+    def exists(self) -> bool:
+        """Whether a lake has been created here (its catalog holds DuckLake's metadata)."""
+        if self.catalog is None:
+            return (self.folder / CATALOG_FILE).exists()
+        with _catalog_session(self.catalog) as session:
+            return session.execute(sql.load("catalog_has_lake")).fetchone()[0]
+
+    def describe(self) -> str:
+        return str(self.folder) if self.catalog is None else f"{self.catalog} (data in {self.folder})"
+
+
+@contextmanager
+def _catalog_session(url: str) -> Iterator:
+    """A psycopg connection to the PostgreSQL catalog; unreachable is CatalogUnreachable."""
+    import psycopg
+
+    try:
+        con = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise CatalogUnreachable(f"cannot connect to the catalog {url}: {str(exc).strip()}") from exc
+    with con:
+        yield con
+
+
+@contextmanager
+def _migration_lock(catalog: str) -> Iterator[None]:
+    """One migrating writer at a time on a shared catalog (with SQLite, the writer lock of
+    tasks.writer_lock already admits a single writer)."""
+    with _catalog_session(catalog) as session:
+        session.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+        try:
+            yield
+        finally:
+            session.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+
+
 def _sql_string(value: str) -> str:
     # ATTACH takes no prepared parameters, so the path is quoted here, as a literal, once.
     return "'" + value.replace("'", "''") + "'"
 
 
-def _offline_connection() -> duckdb.DuckDBPyConnection:
+def _offline_connection(extensions: tuple[str, ...] = EXTENSIONS) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
-    for name in EXTENSIONS:
+    for name in extensions:
         duckdb_extensions.import_extension(name, con=con)
         con.execute(f"LOAD {name}")
     return con
 
 
-def open_lake(lake_dir: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the lake at `lake_dir` attached as `lake` and in use.
+def open_lake(lake: Path | str | LakeLocation, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake at `lake` (a folder, or a LakeLocation with a PostgreSQL
+    catalog) attached as `lake` and in use.
 
     A writable open creates the lake and its tables if missing; a read-only open of a missing lake
     raises LakeNotFound rather than creating an empty one.
     """
-    lake_dir = Path(lake_dir).resolve()
-    catalog = lake_dir / CATALOG_FILE
-    if read_only and not catalog.exists():
-        raise LakeNotFound(f"no lake at {lake_dir} (run `newslake ingest --lake {lake_dir}` first)")
+    location = LakeLocation.of(lake)
+    if read_only and not location.exists():
+        first = ("nothing has written to it yet" if location.catalog
+                 else f"run `newslake ingest --lake {location.folder}` first")
+        raise LakeNotFound(f"no lake at {location.describe()} ({first})")
     if not read_only:
-        (lake_dir / DATA_DIR).mkdir(parents=True, exist_ok=True)
-    con = _offline_connection()
-    options = "READ_ONLY" if read_only else f"DATA_PATH {_sql_string(str(lake_dir / DATA_DIR))}"
-    con.execute(f"ATTACH {_sql_string('ducklake:sqlite:' + str(catalog))} AS lake ({options})")
-    if not read_only:
-        # A writer lives as long as a run or the watcher: DuckDB's cache of the Parquet it reads
-        # (near-dedup history, ids) would grow with the lake. The OS page cache serves re-reads.
-        con.execute("SET enable_external_file_cache = false")
-        _ensure_tables(con)
+        location.data_path.mkdir(parents=True, exist_ok=True)
+    con = _offline_connection(EXTENSIONS if location.catalog is None else POSTGRES_EXTENSIONS)
+    options = "READ_ONLY" if read_only else f"DATA_PATH {_sql_string(str(location.data_path))}"
+    # A writer's ATTACH creates DuckLake's metadata in an empty catalog, and _ensure_tables our tables.
+    with nullcontext() if read_only or location.catalog is None else _migration_lock(location.catalog):
+        con.execute(f"ATTACH {_sql_string(location.attach_target)} AS lake ({options})")
+        if not read_only:
+            if location.catalog is not None:
+                con.execute(f"SET ducklake_max_retry_count = {CATALOG_COMMIT_RETRIES}")
+                con.execute(f"SET ducklake_retry_backoff = {CATALOG_RETRY_BACKOFF}")
+            # A writer lives as long as a run or the watcher: DuckDB's cache of the Parquet it reads
+            # (near-dedup history, ids) would grow with the lake. The OS page cache serves re-reads.
+            con.execute("SET enable_external_file_cache = false")
+            _ensure_tables(con)
     con.execute("USE lake")
     return con
 

@@ -7,15 +7,17 @@ Maintenance, in DuckLake's own terms and each step its own transaction:
 2. expire snapshots older than the retention (time travel reaches back that far, no further);
 3. delete the files only expired snapshots referenced, and orphans a crashed writer left behind.
 
-The current snapshot always holds every row; only history older than the cutoff goes. The caller holds
-the lake's writer lock (tasks.writer_lock), which is what makes deleting orphans safe.
+The current snapshot always holds every row; only history older than the cutoff goes. Deleting orphans
+is safe for files older than any transaction still writing: with a SQLite catalog the caller holds the
+lake's writer lock (tasks.writer_lock), so that is every file; with writers sharing a PostgreSQL
+catalog, which take no such lock, only files older than SHARED_ORPHAN_AGE.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,11 +25,13 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import sql
-from tasks.lake import DATA_DIR, lake_errors
+from tasks.lake import lake_errors
 from tasks.retry import retry_if_transient
 
 STEPS = ("rewrite_data_files", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files",
          "delete_orphaned_files")
+# A writer's uncommitted files look like orphans until its batch commits, which takes minutes at most.
+SHARED_ORPHAN_AGE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,8 @@ class MaintenanceReport:
         return [{"measure": name.replace("_", " "), "before": before[name], "after": after[name]} for name in before]
 
 
-def footprint(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> LakeFootprint:
-    sizes = [entry.stat().st_size for entry in _files(lake_dir / DATA_DIR)]
+def footprint(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LakeFootprint:
+    sizes = [entry.stat().st_size for entry in _files(data_dir)]
     return LakeFootprint(data_files=len(sizes), data_bytes=sum(sizes),
                          snapshots=con.execute(sql.load("maintenance/snapshot_count")).fetchone()[0])
 
@@ -60,16 +64,20 @@ def _files(folder: Path):
 
 
 @lake_errors()
-def maintain_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path, cutoff: datetime) -> MaintenanceReport:
-    """Compact the lake attached to `con` and expire snapshots older than `cutoff` (aware datetime)."""
-    before = footprint(con, lake_dir)
+def maintain_lake(con: duckdb.DuckDBPyConnection, data_dir: Path, cutoff: datetime,
+                  orphans_before: datetime) -> MaintenanceReport:
+    """Compact the lake attached to `con` (its Parquet in `data_dir`), expire snapshots older than
+    `cutoff` and delete orphaned files older than `orphans_before` (aware datetimes)."""
+    before = footprint(con, data_dir)
+    parameters = {"cutoff": cutoff, "orphans_before": orphans_before}
     for step in STEPS:
         query = sql.load(f"maintenance/{step}")
-        con.execute(query, {"cutoff": cutoff} if "$cutoff" in query else None)
-    return MaintenanceReport(before=before, after=footprint(con, lake_dir))
+        con.execute(query, {name: value for name, value in parameters.items() if f"${name}" in query} or None)
+    return MaintenanceReport(before=before, after=footprint(con, data_dir))
 
 
 @task(name="maintain-lake", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
       retry_condition_fn=retry_if_transient)
-def maintain_lake_task(con: duckdb.DuckDBPyConnection, lake_dir: Path, cutoff: datetime) -> MaintenanceReport:
-    return maintain_lake(con, lake_dir, cutoff)
+def maintain_lake_task(con: duckdb.DuckDBPyConnection, data_dir: Path, cutoff: datetime,
+                       orphans_before: datetime) -> MaintenanceReport:
+    return maintain_lake(con, data_dir, cutoff, orphans_before)

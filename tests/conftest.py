@@ -17,6 +17,8 @@ import pytest
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="newslake-prefect-home-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+pytest_plugins = ("tests.pg_fixture",)  # postgres_cluster, catalog_url: a real PostgreSQL server
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = Path(__file__).parent.parent / "seeds" / "000_0c9d4e5cefc4f513.txt"
 BBC = FIXTURES / "bbc"
