@@ -43,13 +43,10 @@ _CUE_VERBS = r"""said says say saying told tells telling added adds asked asks e
     wrote writes commented comments observed observes suggested suggests agreed agrees acknowledged
     acknowledges recalled recalls conceded concedes confirmed confirms urged urges predicted
     predicts promised promises vowed vows boasted boasts complained complains joked jokes
-    pleaded pleads quipped quips responded responds answered answers reported reports
-    described describes called calls""".split()
-_CUE_RE = re.compile(
-    r"\b(?:according\s+to|(?:was|were)\s+quoted\s+as\s+saying|in\s+a\s+statement|told\s+reporters|"
-    r"(?:" + "|".join(_CUE_VERBS) + r"))\b",
-    re.IGNORECASE,
-)
+    pleaded pleads quipped quips responded responds answered answers reported reports""".split()
+_CUE_ALTERNATION = (r"according\s+to|(?:was|were)\s+quoted\s+as\s+saying|in\s+a\s+statement|told\s+reporters|"
+                    + "|".join(_CUE_VERBS))
+_CUE_RE = re.compile(r"\b(?:" + _CUE_ALTERNATION + r")\b", re.IGNORECASE)
 # Words that may stand between a subject and its cue ("Mr Lush also said", "she has told").
 _AUXILIARY_RE = re.compile(r"(?:\s+(?:has|have|had|also|later|then|once|further|previously|recently|"
                            r"again|earlier|repeatedly|publicly|simply|just|is|was|were|would|will))*\s*$",
@@ -65,14 +62,14 @@ _TITLE_NOUNS = r"""president|prime\s+minister|chancellor|minister|secretary|chai
     editor|singer|actor|actress|star|conductor|producer|author|boss|head|spokesman|spokeswoman|
     spokesperson|analyst|official|source|expert|economist|company|firm|group|bank|agency|
     organisation|organization|government|ministry|department|report|statement|survey|study|band"""
+_TITLE_ALTERNATION = re.sub(r"\s+", "", _TITLE_NOUNS)
 _NOMINAL_RE = re.compile(
-    r"\b(the|a|an|its|his|her|their|our|[A-Z][\w&.'’-]*['’]s)\s+(?:[\w-]+\s+){0,3}?("
-    + re.sub(r"\s+", "", _TITLE_NOUNS).replace("\\s+", r"\s+") + r")\s*,?\s*$",
+    r"\b(the|a|an|its|his|her|their|our|[A-Z][\w&.'’-]*['’]s)\s+(?:[\w-]+\s+){0,3}?(" + _TITLE_ALTERNATION
+    + r")\s*,?\s*$",
     re.IGNORECASE,
 )
 _NOMINAL_AFTER_RE = re.compile(
-    r"^\s*(the|a|an|its|his|her|their|our)\s+(?:[\w-]+\s+){0,3}?("
-    + re.sub(r"\s+", "", _TITLE_NOUNS).replace("\\s+", r"\s+") + r")\b",
+    r"^\s*(the|a|an|its|his|her|their|our)\s+(?:[\w-]+\s+){0,3}?(" + _TITLE_ALTERNATION + r")\b",
     re.IGNORECASE,
 )
 _COMPANY_NOUNS = frozenset("company firm group bank agency organisation organization".split())
@@ -105,7 +102,7 @@ class _Span:
     parts: list[tuple[int, int]]
     open_mark: int  # offset of its opening mark
     close_mark: int  # offset just past its closing mark (or its end, when it was never closed)
-    paragraph: int
+    paragraph: int  # where its last part is
 
     @property
     def start(self) -> int:
@@ -180,15 +177,15 @@ def _pair(body: str, marks: list[tuple[int, str]], paragraphs: list[int], *, rec
     for pos, role in marks:
         par = paragraph_of(pos)
         if current is not None and par != current.paragraph:
-            last_par = paragraph_of(current.parts[-1][0])
-            runs_on = (par == last_par + 1 and role in ("open", "either")
+            runs_on = (par == current.paragraph + 1 and role in ("open", "either")
                        and body[paragraphs[par]:pos].strip() == "")
             if runs_on and recover:
                 start, _ = current.parts[-1]
-                current.parts[-1] = (start, paragraph_end(last_par))
+                current.parts[-1] = (start, paragraph_end(current.paragraph))
                 current.parts.append((pos + 1, pos + 1))
+                current.paragraph = par
                 continue
-            close_open(paragraph_end(last_par))
+            close_open(paragraph_end(current.paragraph))
         if current is None:
             if role in ("open", "either"):
                 current = _Span([(pos + 1, pos + 1)], pos, pos + 1, par)
@@ -204,7 +201,7 @@ def _pair(body: str, marks: list[tuple[int, str]], paragraphs: list[int], *, rec
             close_open(pos)
             current = _Span([(pos + 1, pos + 1)], pos, pos + 1, par)
     if current is not None:
-        close_open(paragraph_end(paragraph_of(current.parts[-1][0])))
+        close_open(paragraph_end(current.paragraph))
     return spans
 
 
@@ -241,7 +238,8 @@ def _quote_spans(body: str) -> list[_Span]:
 
 
 class _Context:
-    """What attribution needs to know of one article: its entities outside quotes, sentence ends."""
+    """What attribution needs to know of one article: its entities outside quotes (a name inside
+    a quote is not who speaks it), titles given to people, and the speakers found so far."""
 
     def __init__(self, body: str, entities: Sequence[Entity], spans: list[_Span]):
         self.body = body
@@ -254,7 +252,8 @@ class _Context:
 
         self.entities = [e for e in entities if e.label in _SPEAKER_LABELS and not inside_quote(e)]
         self.entity_starts = [e.start_char for e in self.entities]
-        self.titles = _titles(body, entities)
+        self.titles = _titles(body, self.entities)
+        self.speakers: list[tuple[int, _Attribution]] = []  # (offset, attribution) of each named speaker
 
     def entities_in(self, lo: int, hi: int) -> list[Entity]:
         i = bisect.bisect_left(self.entity_starts, lo)
@@ -264,54 +263,92 @@ class _Context:
             i += 1
         return found
 
-    def nearest_before(self, pos: int, label: str) -> Entity | None:
+    def last_named(self, pos: int, label: str) -> _Attribution:
+        """The one last named as a speaker, or as a subject, before `pos`: who "he said" or "it
+        added" stands for. Falls back to the last mention with that label."""
+        speaker = next(((at, a) for at, a in reversed(self.speakers) if a.label == label and at < pos), None)
         i = bisect.bisect_left(self.entity_starts, pos) - 1
-        while i >= 0:
-            if self.entities[i].label == label and self.entities[i].end_char <= pos:
-                return self.entities[i]
+        nearest = None
+        while i >= 0 and (speaker is None or self.entities[i].start_char > speaker[0]):
+            entity = self.entities[i]
+            if entity.label == label and entity.end_char <= pos:
+                nearest = nearest or entity
+                if _is_subject(self.body, entity):
+                    return _Attribution(entity.name, label, None)
             i -= 1
-        return None
+        if speaker is not None:
+            return speaker[1]
+        return _Attribution(nearest.name, label, None) if nearest else _NOBODY
+
+    def main_org_before(self, pos: int) -> _Attribution:
+        """The organisation named most often before `pos` (the latest of equals): what "the
+        company said" stands for."""
+        counts: dict[str, int] = {}
+        latest: dict[str, int] = {}
+        for entity in self.entities_in(0, pos):
+            if entity.label == "ORG" and outlet_name(entity.name, "ORG") is None:
+                counts[entity.name] = counts.get(entity.name, 0) + 1
+                latest[entity.name] = entity.start_char
+        if not counts:
+            return _NOBODY
+        name = max(counts, key=lambda n: (counts[n], latest[n]))
+        return _Attribution(name, "ORG", None)
+
+
+_NOBODY = _Attribution(None, None, None)
+_CLAUSE_LEAD_RE = re.compile(r"^\s*(?:(?:but|and|however|meanwhile|still|now|so|yet|also|earlier|later)\b,?\s*)*"
+                             r"(?:[\w&.'’-]+\s+){0,6}$", re.IGNORECASE)
+_FOLLOWED_BY_CUE_RE = re.compile(r"^(?:\s*,[^,.;]{0,80},)?(?:\s+(?:has|have|had|also|later|then|who))*\s+(?:"
+                                 + _CUE_ALTERNATION + r")\b|^\s*,?\s*who\b", re.IGNORECASE)
+
+
+def _is_subject(body: str, entity: Entity) -> bool:
+    """Whether a mention is the subject of its sentence (a few words at most before it, no
+    comma) or of a cue ("Kirby, the Pentagon's spokesman, said"; "Levine, who")."""
+    if _FOLLOWED_BY_CUE_RE.match(body[entity.end_char : entity.end_char + 120]):
+        return True
+    start = _sentence_start(body, max(0, entity.start_char - 200), entity.start_char)
+    lead = body[start : entity.start_char]
+    return "," not in lead and _CLAUSE_LEAD_RE.match(lead) is not None
 
 
 def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
     """Title -> the one person the article gives it to ("Prime Minister Ephraim Inoni", "the
-    country's new president, Mikhail Saakashvili"); a title given to two people is left out."""
+    country's new president, Mikhail Saakashvili"); a title given to two people is left out, and
+    a former one does not count."""
     found: dict[str, set[str]] = {}
     for entity in entities:
         if entity.label != "PERSON":
             continue
         before = body[max(0, entity.start_char - 60) : entity.start_char].lower()
-        for match in re.finditer(r"\b(" + re.sub(r"\s+", "", _TITLE_NOUNS).replace("\\s+", r"\s+") + r")\b",
-                                 before):
-            if match.end() >= len(before.rstrip(" ,")) - 1 or re.fullmatch(r"[\s,]*", before[match.end():]):
-                found.setdefault(_title_key(match.group(1)), set()).add(entity.name)
+        match = _TITLE_BEFORE_NAME_RE.search(before)
+        if match and not re.search(r"\b(?:former|ex-|late|then)\s*$", before[: match.start(1)]):
+            found.setdefault(_title_key(match.group(1)), set()).add(entity.name)
     return {title: names.pop() for title, names in found.items() if len(names) == 1}
+
+
+_TITLE_BEFORE_NAME_RE = re.compile(r"\b(" + _TITLE_ALTERNATION + r")(?:\s+of\s+[\w\s]{1,30})?[\s,]*$", re.IGNORECASE)
 
 
 def _title_key(noun: str) -> str:
     return re.sub(r"\s+", " ", noun.lower())
 
 
+def _sentence_ends(body: str, lo: int, hi: int):
+    """Offsets just past each sentence end in body[lo:hi] ("Mr." and initials end none)."""
+    for match in _SENTENCE_END_RE.finditer(body, lo, hi):
+        word = body[max(lo, match.start() - 6) : match.start()].rsplit(None, 1)[-1:] or [""]
+        token = word[0].lower().strip("(\"'“‘")
+        if token not in _ABBREVIATIONS and not (len(token) == 1 and token.isalpha()):
+            yield match.end()
+
+
 def _sentence_start(body: str, lo: int, hi: int) -> int:
     """Where the sentence holding `hi` starts, not before `lo`."""
     start = lo
-    for match in _SENTENCE_END_RE.finditer(body, lo, hi):
-        word = body[max(lo, match.start() - 5) : match.start()].rsplit(None, 1)[-1:] or [""]
-        token = word[0].lower().strip("(\"'“‘")
-        if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
-            continue  # "Mr." and initials do not end a sentence
-        start = match.end()
+    for start in _sentence_ends(body, lo, hi):
+        pass
     return start
-
-
-def _sentence_end(body: str, lo: int, hi: int) -> int:
-    for match in _SENTENCE_END_RE.finditer(body, lo, hi):
-        word = body[max(lo, match.start() - 5) : match.start()].rsplit(None, 1)[-1:] or [""]
-        token = word[0].lower().strip("(\"'“‘")
-        if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
-            continue
-        return match.end()
-    return hi
 
 
 def _words(text: str) -> int:
@@ -319,52 +356,55 @@ def _words(text: str) -> int:
 
 
 def _is_title_case(text: str) -> bool:
+    """A name or a title ("State of Agricultural Commodity Markets 2004"), not speech."""
     words = _WORD_RE.findall(text)
-    return bool(words) and all(w[0].isupper() or w[0].isdigit() or w.lower() in ("of", "the", "and", "in", "a")
-                               for w in words)
+    return bool(words) and text.rstrip()[-1:] not in ".,!?" and all(
+        w[0].isupper() or w[0].isdigit() or w.lower() in ("of", "the", "and", "in", "a", "for", "on") for w in words)
 
 
 def _resolve_pronoun(ctx: _Context, pronoun: str, pos: int) -> _Attribution:
     label = _PRONOUNS[pronoun.lower()]
-    if label is None:
-        return _Attribution(None, None, None)
-    entity = ctx.nearest_before(pos, label)
-    return _Attribution(entity.name if entity else None, label if entity else None, None)
+    return _NOBODY if label is None else ctx.last_named(pos, label)
 
 
 def _resolve_nominal(ctx: _Context, noun: str, determiner: str, pos: int) -> _Attribution:
     key = _title_key(noun)
     if key in _UNNAMED_NOUNS or determiner.lower() in ("a", "an"):
-        return _Attribution(None, None, None)
+        return _NOBODY
     if key in _COMPANY_NOUNS:
-        entity = ctx.nearest_before(pos, "ORG")
-        return _Attribution(entity.name if entity else None, "ORG" if entity else None, None)
+        return ctx.main_org_before(pos)
     name = ctx.titles.get(key)
-    return _Attribution(name, "PERSON" if name else None, None)
+    return _Attribution(name, "PERSON", None) if name else _NOBODY
+
+
+def _as_attribution(entity: Entity) -> _Attribution:
+    return _Attribution(entity.name, entity.label, None)
 
 
 def _subject_before(ctx: _Context, lo: int, cue_start: int) -> _Attribution:
-    """The speaker of a cue from the text of its clause before it ("Ed Silliere, analyst at
-    Energy Merchant, added"; "he said"; "the prime minister said")."""
+    """The speaker of a cue from the text of its clause before it: "Ed Silliere, analyst at Energy
+    Merchant, added"; "chairman Richard Parsons said"; "he said"; "the prime minister said"."""
     body = ctx.body
     head = body[lo:cue_start]
     head = head[: len(head) - len(_AUXILIARY_RE.search(head).group())]
+    head_end = lo + len(head)
     pronoun = _PRONOUN_BEFORE_RE.search(head)
     if pronoun:
         return _resolve_pronoun(ctx, pronoun.group(1), lo + pronoun.start())
-    entities = ctx.entities_in(lo, cue_start)
-    if entities and entities[-1].end_char >= lo + len(head.rstrip(" ,")) - 1:
-        last = entities[-1]
-        if last.label in ("PERSON", "ORG") or not any(e.label == "PERSON" for e in entities):
-            return _Attribution(last.name, last.label, None)
+    entities = [e for e in ctx.entities_in(lo, head_end) if e.label in ("PERSON", "ORG")]
+    if entities and _CLAUSE_LEAD_RE.match(body[lo : entities[0].start_char]) \
+            and "," not in body[lo : entities[0].start_char]:
+        return _as_attribution(entities[0])  # the clause opens with it
+    if entities and not body[entities[-1].end_char : head_end].strip():
+        return _as_attribution(entities[-1])  # right before the cue
     nominal = _NOMINAL_RE.search(head)
-    people = [e for e in entities if e.label == "PERSON"]
-    if nominal and not people:
+    if nominal:
         return _resolve_nominal(ctx, nominal.group(2), nominal.group(1), lo + nominal.start())
+    people = [e for e in entities if e.label == "PERSON"]
     if people:
-        return _Attribution(people[-1].name, "PERSON", None)
+        return _as_attribution(people[-1])
     if entities:
-        return _Attribution(entities[-1].name, entities[-1].label, None)
+        return _as_attribution(entities[0])
     return _fallback_name(ctx, head.rstrip(" ,"), at_end=True)
 
 
@@ -376,43 +416,38 @@ def _subject_after(ctx: _Context, cue_end: int, hi: int) -> _Attribution:
     pronoun = _PRONOUN_AFTER_RE.match(tail)
     if pronoun:
         return _resolve_pronoun(ctx, pronoun.group(1), cue_end)
-    entities = ctx.entities_in(cue_end, tail_end)
+    entities = [e for e in ctx.entities_in(cue_end, tail_end) if e.label in ("PERSON", "ORG")]
     people = [e for e in entities if e.label == "PERSON"]
     if people:
-        return _Attribution(people[0].name, "PERSON", None)
+        return _as_attribution(people[0])
     nominal = _NOMINAL_AFTER_RE.match(tail)
     if nominal:
         return _resolve_nominal(ctx, nominal.group(2), nominal.group(1), cue_end)
     if entities:
-        return _Attribution(entities[0].name, entities[0].label, None)
+        return _as_attribution(entities[0])
     return _fallback_name(ctx, tail, at_end=False)
 
 
-_CAPITALISED_RE = re.compile(r"(?:[A-Z][\w'’-]*\.?\s+)*[A-Z][\w'’-]+")
+_CAPITALISED_RE = re.compile(r"(?:[A-Z][\w'’&-]*\.?\s+)*[A-Z][\w'’&-]+")
 _TITLE_PREFIX_RE = re.compile(r"^(?:Mr|Mrs|Ms|Dr|Prof|Sir|Lord|Lady|Dame)\.?\s+")
 
 
 def _fallback_name(ctx: _Context, text: str, *, at_end: bool) -> _Attribution:
-    """A capitalised name NER missed next to the cue ("Mr Sridharan"), matched to a person of the
-    article by its last word when one has it."""
+    """A capitalised name NER missed right beside the cue ("said Mr R. Sridharan", "the Beige
+    Book said"): the article's person of that surname if it has one, else the name as written."""
     matches = list(_CAPITALISED_RE.finditer(text))
     if not matches:
-        return _Attribution(None, None, None)
+        return _NOBODY
     match = matches[-1] if at_end else matches[0]
-    if at_end and match.end() < len(text.rstrip()):
-        return _Attribution(None, None, None)
-    if not at_end and text[: match.start()].strip():
-        return _Attribution(None, None, None)
-    name = match.group()
-    titled = _TITLE_PREFIX_RE.match(name)
-    name = name[titled.end():] if titled else name
+    if text[match.end():].strip() if at_end else text[: match.start()].strip(" ").lower() not in ("", "the"):
+        return _NOBODY
+    titled = _TITLE_PREFIX_RE.match(match.group())
+    name = match.group()[titled.end():] if titled else match.group()
     surname = name.split()[-1]
     for entity in ctx.entities:
         if entity.label == "PERSON" and entity.name.split()[-1] == surname:
-            return _Attribution(entity.name, "PERSON", None)
-    if titled:
-        return _Attribution(name, "PERSON", None)
-    return _Attribution(None, None, None)
+            return _as_attribution(entity)
+    return _Attribution(name, "PERSON" if titled else None, None)
 
 
 def _with_cue(attribution: _Attribution, cue: str) -> _Attribution:
@@ -420,43 +455,43 @@ def _with_cue(attribution: _Attribution, cue: str) -> _Attribution:
 
 
 def _after_attribution(ctx: _Context, span: _Span, hi: int) -> tuple[_Attribution, int] | None:
-    """`"…," Smith said` / `"…," said Smith`: a cue right after the quote. Returns it with where
-    its clause ends."""
+    """`"…," Smith said` / `"…", said Smith`: a cue in the clause right after the quote. Returns it
+    with where that clause ends. A quote ending a sentence (`"…." Smith said …`) has none: what
+    follows it is the next sentence."""
     body = ctx.body
     lo = span.close_mark
     text = body[lo:hi]
     lead = len(text) - len(text.lstrip(" ,"))
-    clause = re.split(r"[.;!?]|,\s*[\"“‘«]|,\s+(?:who|which|adding|saying|as|but|and)\b", text[lead:], maxsplit=1)[0]
-    clause_end = lo + lead + len(clause)
+    if "," not in text[:lead] and body[span.end - 1 : span.end] not in (",", "!", "?", "-", "—", "…"):
+        return None
+    clause = re.split(r"[.;!?]|,\s+(?:who|which|adding|saying|as|but|and)\b", text[lead:], maxsplit=1)[0]
+    clause_end = lo + lead + len(clause.rstrip(" ,"))
     cue = _CUE_RE.search(body, lo + lead, clause_end)
-    if cue is None or cue.start() - (lo + lead) > 80:
+    if cue is None or cue.start() - (lo + lead) > 120:
         return None
-    ends_sentence = body[span.end - 1 : span.end] in (".",) and body[lo + lead : lo + lead + 1].isupper()
     if cue.start() == lo + lead:
-        if cue.group().lower() == "according to" or not ends_sentence or True:
-            return _with_cue(_subject_after(ctx, cue.end(), clause_end), cue.group()), clause_end
-    if ends_sentence:
-        return None
+        return _with_cue(_subject_after(ctx, cue.end(), clause_end), cue.group()), clause_end
     return _with_cue(_subject_before(ctx, lo + lead, cue.start()), cue.group()), clause_end
 
 
-def _before_attribution(ctx: _Context, span: _Span, lo: int) -> _Attribution | None:
+def _before_attribution(ctx: _Context, lo: int, hi: int) -> _Attribution | None:
     """`Smith said: "…"` / `according to Smith, "…"` / `Smith said the plan was "…"`: the last
-    cue in the quote's sentence before it."""
+    cue in body[lo:hi], the quote's sentence before it."""
     body = ctx.body
-    cues = list(_CUE_RE.finditer(body, lo, span.open_mark))
+    cues = list(_CUE_RE.finditer(body, lo, hi))
     if not cues:
         return None
     cue = cues[-1]
-    if cue.group().lower() == "according to":
-        return _with_cue(_subject_after(ctx, cue.end(), span.open_mark), cue.group())
+    inverted = _subject_after(ctx, cue.end(), hi)
+    if cue.group().lower() == "according to" or (
+            inverted.label == "PERSON" and body[cue.start() - 2 : cue.start()].strip() == ","):
+        return _with_cue(inverted, cue.group())  # "according to Smith," / "comments, said Smith, were"
     clause_lo = lo
     for sep in re.finditer(r"[;:]|,\s+(?:but|and|while|as|although|though)\s", body[lo : cue.start()]):
         clause_lo = lo + sep.end()
-    subject = _subject_before(ctx, clause_lo, cue.start())
-    if subject.speaker is None and not body[clause_lo : cue.start()].strip():
-        subject = _subject_after(ctx, cue.end(), span.open_mark)
-    return _with_cue(subject, cue.group())
+    if not body[clause_lo : cue.start()].strip():
+        return _with_cue(inverted, cue.group())
+    return _with_cue(_subject_before(ctx, clause_lo, cue.start()), cue.group())
 
 
 def _prefer_non_outlet(first: _Attribution, second: _Attribution | None) -> _Attribution:
@@ -466,6 +501,10 @@ def _prefer_non_outlet(first: _Attribution, second: _Attribution | None) -> _Att
             and outlet_name(first.speaker, first.label or "ORG") is not None):
         return second
     return first
+
+
+def _text(body: str, span: _Span) -> str:
+    return " ".join(body[s:e].strip() for s, e in span.parts)
 
 
 def find_quotes(body: str, entities: Sequence[Entity]) -> list[Quote]:
@@ -478,7 +517,7 @@ def find_quotes(body: str, entities: Sequence[Entity]) -> list[Quote]:
     ctx = _Context(body, entities, spans)
     paragraphs = _paragraph_starts(body)
     quotes: list[Quote] = []
-    last: tuple[int, _Attribution] | None = None  # paragraph and attribution of the previous quote
+    last_paragraph = None  # of the previous quote
     i = 0
     while i < len(spans):
         span = spans[i]
@@ -488,50 +527,37 @@ def find_quotes(body: str, entities: Sequence[Entity]) -> list[Quote]:
         par_start = paragraphs[par]
         par_end = paragraphs[par + 1] if par + 1 < len(paragraphs) else len(body)
         sentence_lo = _sentence_start(body, max(par_start, prev_end, span.open_mark - _WINDOW), span.open_mark)
-        after_hi = min(next_open, par_end, span.close_mark + _WINDOW)
-        after = _after_attribution(ctx, span, after_hi)
-        before = _before_attribution(ctx, span, sentence_lo)
-        text = " ".join(body[s:e].strip() for s, e in span.parts)
-        words = _words(text)
-        attribution: _Attribution | None
+        lead_in = body[sentence_lo : span.open_mark].strip()  # the sentence before the quote
+        after = _after_attribution(ctx, span, min(next_open, par_end, span.close_mark + _WINDOW))
+        before = _before_attribution(ctx, sentence_lo, span.open_mark)
+        words = _words(_text(body, span))
+        attribution = None
         if after is not None:
             attribution = _prefer_non_outlet(after[0], before)
-            clause_end = after[1]
             # "We will fight," he said, "to the end." — one quote split by its attribution.
             if (i + 1 < len(spans) and body[span.end - 1 : span.end] not in (".", "!", "?")
-                    and re.fullmatch(r"\s*,\s*", body[clause_end:spans[i + 1].open_mark])):
-                nxt = spans[i + 1]
-                span = _Span(span.parts + nxt.parts, span.open_mark, nxt.close_mark, span.paragraph)
-                text = " ".join(body[s:e].strip() for s, e in span.parts)
-                words = _words(text)
+                    and re.fullmatch(r"\s*,\s*", body[after[1] : spans[i + 1].open_mark])):
+                span = _Span(span.parts + spans[i + 1].parts, span.open_mark, spans[i + 1].close_mark, par)
                 i += 1
-        elif before is not None and (words >= _MIN_PARTIAL_WORDS or body[sentence_lo:span.open_mark].rstrip()
-                                     .endswith(":")):
+        elif before is not None:
             attribution = before
-        else:
-            attribution = None
-        if attribution is not None and words < _MIN_PARTIAL_WORDS and after is None \
-                and not body[sentence_lo:span.open_mark].rstrip().endswith(":"):
-            attribution = None
-        if attribution is None:
-            full_sentence = text[:1].isupper() and words >= _MIN_CONTINUATION_WORDS
-            colon = body[max(par_start, prev_end):span.open_mark].rstrip().endswith(":")
-            if colon and words >= _MIN_PARTIAL_WORDS:
-                person = ctx.nearest_before(span.open_mark, "PERSON")
-                attribution = _Attribution(person.name if person else None, "PERSON" if person else None, None)
-            elif full_sentence and not _is_title_case(text):
-                previous_sentence = _before_attribution(
-                    ctx, span, _sentence_start(body, max(par_start, prev_end), max(par_start, sentence_lo - 1)))
-                if previous_sentence is not None and previous_sentence.speaker is not None:
-                    attribution = previous_sentence
-                elif last is not None and par - last[0] <= _CONTINUATION_PARAGRAPHS:
-                    attribution = last[1]
-                else:
-                    attribution = _Attribution(None, None, None)
-        if attribution is not None and (words >= _MIN_PARTIAL_WORDS or after is not None) \
-                and not (_is_title_case(text) and words < _MIN_CONTINUATION_WORDS and after is None):
-            quotes.append(Quote(text, attribution.speaker, attribution.label, attribution.cue,
-                                span.start, span.end))
-            last = (par, attribution)
+        elif lead_in.endswith(":"):
+            attribution = ctx.last_named(span.open_mark, "PERSON")
+        elif _text(body, span)[:1].isupper() and words >= _MIN_CONTINUATION_WORDS and (
+                last_paragraph is not None and par - last_paragraph <= _CONTINUATION_PARAGRAPHS
+                or not lead_in):
+            # A sentence carrying on the words of the one last named as speaker or subject.
+            attribution = ctx.last_named(span.open_mark, "PERSON") if last_paragraph is not None else _NOBODY
+        text = _text(body, span)
+        # A short phrase inside a sentence ("was "beyond disaster", she said") and a name or title
+        # are not quotes; a short reply opening its sentence ("No," he said) is.
+        partial = bool(lead_in) and not lead_in.endswith(":")
+        if attribution is None or _is_title_case(text) or (words < _MIN_PARTIAL_WORDS and (partial or after is None)):
+            i += 1
+            continue
+        quotes.append(Quote(text, attribution.speaker, attribution.label, attribution.cue, span.start, span.end))
+        if attribution.speaker is not None:
+            ctx.speakers.append((span.start, attribution))
+        last_paragraph = par
         i += 1
     return quotes
