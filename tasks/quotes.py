@@ -263,10 +263,14 @@ class _Context:
             i += 1
         return found
 
-    def last_named(self, pos: int, label: str) -> _Attribution:
-        """The one last named as a speaker, or as a subject, before `pos`: who "he said" or "it
-        added" stands for. Falls back to the last mention with that label."""
-        speaker = next(((at, a) for at, a in reversed(self.speakers) if a.label == label and at < pos), None)
+    def last_named(self, pos: int, label: str | None) -> _Attribution:
+        """The one last named as a speaker, or as a subject, before `pos`: who "he said" (label
+        PERSON) or "it added" (ORG) stands for, or whose words a quote with no cue carries on
+        (label None: the last speaker whoever it was, unless a person was named since). Falls back
+        to the last mention with that label."""
+        speaker = next(((at, a) for at, a in reversed(self.speakers) if at < pos and (
+            label is None or a.label == label or label == "PERSON" and a.label != "ORG")), None)
+        label = label or "PERSON"
         i = bisect.bisect_left(self.entity_starts, pos) - 1
         nearest = None
         while i >= 0 and (speaker is None or self.entities[i].start_char > speaker[0]):
@@ -279,6 +283,18 @@ class _Context:
         if speaker is not None:
             return speaker[1]
         return _Attribution(nearest.name, label, None) if nearest else _NOBODY
+
+    def full_name(self, attribution: _Attribution) -> _Attribution:
+        """A speaker named by one word that is the first or last word of exactly one person of
+        the article is that person ("Kechiche", even where NER took it for an ORG)."""
+        name = attribution.speaker
+        if name is None or " " in name or attribution.label not in ("PERSON", "ORG", None):
+            return attribution
+        people = {e.name for e in self.entities if e.label == "PERSON" and e.name != name
+                  and name in (e.name.split(" ")[0], e.name.split(" ")[-1])}
+        if len(people) != 1:
+            return attribution
+        return _Attribution(people.pop(), "PERSON", attribution.cue)
 
     def main_org_before(self, pos: int) -> _Attribution:
         """The organisation named most often before `pos` (the latest of equals): what "the
@@ -303,13 +319,29 @@ _FOLLOWED_BY_CUE_RE = re.compile(r"^(?:\s*,[^,.;]{0,80},)?(?:\s+(?:has|have|had|
 
 
 def _is_subject(body: str, entity: Entity) -> bool:
-    """Whether a mention is the subject of its sentence (a few words at most before it, no
-    comma) or of a cue ("Kirby, the Pentagon's spokesman, said"; "Levine, who")."""
-    if _FOLLOWED_BY_CUE_RE.match(body[entity.end_char : entity.end_char + 120]):
+    """Whether a mention is the subject of its sentence or clause ("Mr Adams believed", "At
+    home, Mr Toshitsune keeps") or of a cue ("Kirby, the Pentagon's spokesman, said"; "said
+    Mr Flynn"; "Levine, who"). A mention ending its clause ("not enough for Mr Sarkozy.") is not."""
+    after = body[entity.end_char : entity.end_char + 120]
+    if after[:1] in "'’":
+        return False  # "Jackson's lawyer": a possessive modifies the subject, it is not one
+    if _FOLLOWED_BY_CUE_RE.match(after) or _PRECEDED_BY_CUE_RE.search(body[max(0, entity.start_char - 30):
+                                                                           entity.start_char]):
         return True
     start = _sentence_start(body, max(0, entity.start_char - 200), entity.start_char)
     lead = body[start : entity.start_char]
-    return "," not in lead and _CLAUSE_LEAD_RE.match(lead) is not None
+    clause_lead = lead.rsplit(",", 1)[-1]
+    if re.search(r"\b(?:the|a|an)\s+$", clause_lead, re.IGNORECASE):
+        return False  # "The Lightpointe laser bridges work": a name used as a modifier
+    return _CLAUSE_LEAD_RE.match(clause_lead) is not None and (
+        "," not in lead or _FOLLOWED_BY_VERB_RE.match(after) is not None)
+
+
+# Inverted cues name their speaker after them ("said Mr Flynn"); "told"/"asked" name the listener.
+_PRECEDED_BY_CUE_RE = re.compile(r"\b(?:said|says|added|adds|explained|insisted|stressed|warned|continued|noted|"
+                                 r"according\s+to)\s+(?:[\w.'’&-]+\s+){0,5}$", re.IGNORECASE)
+_PREPOSITION_BEFORE_RE = re.compile(r"\b(?:of|at|from|for|with|in|by|on|to)\s+(?:the\s+)?$", re.IGNORECASE)
+_FOLLOWED_BY_VERB_RE = re.compile(r"^\s+(?!(?:and|or|of|in|at|on|for|to|with|from|by|as|the|a|an)\b)[a-z]+\b")
 
 
 def _titles(body: str, entities: Sequence[Entity]) -> dict[str, str]:
@@ -392,11 +424,18 @@ def _subject_before(ctx: _Context, lo: int, cue_start: int) -> _Attribution:
     if pronoun:
         return _resolve_pronoun(ctx, pronoun.group(1), lo + pronoun.start())
     entities = [e for e in ctx.entities_in(lo, head_end) if e.label in ("PERSON", "ORG")]
-    if entities and _CLAUSE_LEAD_RE.match(body[lo : entities[0].start_char]) \
-            and "," not in body[lo : entities[0].start_char]:
-        return _as_attribution(entities[0])  # the clause opens with it
-    if entities and not body[entities[-1].end_char : head_end].strip():
-        return _as_attribution(entities[-1])  # right before the cue
+    adjacent = entities[-1] if entities and not body[entities[-1].end_char : head_end].strip(" ,") \
+        and not _PREPOSITION_BEFORE_RE.search(body[lo : entities[-1].start_char]) else None
+    opening = entities[0] if entities and _CLAUSE_LEAD_RE.match(body[lo : entities[0].start_char]) \
+        and "," not in body[lo : entities[0].start_char] else None
+    # "Secretary John Snow said", "the UN's coordinator, Jan Egeland, said", then "Ed Silliere,
+    # analyst at Energy Merchant, added", then "the FAO said" and "Unilever, which owns Dove, said".
+    for candidate in (adjacent, opening):
+        if candidate is not None and candidate.label == "PERSON":
+            return _as_attribution(candidate)
+    for candidate in (adjacent, opening):
+        if candidate is not None:
+            return _as_attribution(candidate)
     nominal = _NOMINAL_RE.search(head)
     if nominal:
         return _resolve_nominal(ctx, nominal.group(2), nominal.group(1), lo + nominal.start())
@@ -411,15 +450,20 @@ def _subject_before(ctx: _Context, lo: int, cue_start: int) -> _Attribution:
 def _subject_after(ctx: _Context, cue_end: int, hi: int) -> _Attribution:
     """The speaker named after an inverted cue ("said Nick Turner, analyst at Jefferies")."""
     body = ctx.body
-    tail_end = cue_end + len(re.split(r"[,.;:!?]", body[cue_end:hi], maxsplit=1)[0])
+    segments = _PHRASE_END_RE.split(body[cue_end:hi], maxsplit=2)
+    tail_end = cue_end + len(segments[0])
     tail = body[cue_end:tail_end]
     pronoun = _PRONOUN_AFTER_RE.match(tail)
     if pronoun:
         return _resolve_pronoun(ctx, pronoun.group(1), cue_end)
     entities = [e for e in ctx.entities_in(cue_end, tail_end) if e.label in ("PERSON", "ORG")]
     people = [e for e in entities if e.label == "PERSON"]
+    if not people and len(segments) > 1:  # "said Opera spokeswoman, Berit Hanson."
+        appositive = [e for e in ctx.entities_in(tail_end, tail_end + 1 + len(segments[1])) if e.label == "PERSON"]
+        if appositive and not body[tail_end + 1 : appositive[0].start_char].strip():
+            people = appositive
     if people:
-        return _as_attribution(people[0])
+        return _as_attribution(people[-1])  # "said Sandvine's chief technology officer Marc Morin"
     nominal = _NOMINAL_AFTER_RE.match(tail)
     if nominal:
         return _resolve_nominal(ctx, nominal.group(2), nominal.group(1), cue_end)
@@ -428,6 +472,11 @@ def _subject_after(ctx: _Context, cue_end: int, hi: int) -> _Attribution:
     return _fallback_name(ctx, tail, at_end=False)
 
 
+# Where the phrase naming a speaker ends: punctuation, but not the full stop of an initial or "Mr.";
+# and where the clause after a quote ends.
+_FULL_STOP = r"(?<!\b[A-Z])(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bMrs)(?<!\bSt)\."
+_PHRASE_END_RE = re.compile(r"[,;:!?]|" + _FULL_STOP)
+_CLAUSE_END_RE = re.compile(r"[;!?]|" + _FULL_STOP + r"|,\s+(?:who|which|adding|saying|as|but|and)\b")
 _CAPITALISED_RE = re.compile(r"(?:[A-Z][\w'’&-]*\.?\s+)*[A-Z][\w'’&-]+")
 _TITLE_PREFIX_RE = re.compile(r"^(?:Mr|Mrs|Ms|Dr|Prof|Sir|Lord|Lady|Dame)\.?\s+")
 
@@ -464,7 +513,7 @@ def _after_attribution(ctx: _Context, span: _Span, hi: int) -> tuple[_Attributio
     lead = len(text) - len(text.lstrip(" ,"))
     if "," not in text[:lead] and body[span.end - 1 : span.end] not in (",", "!", "?", "-", "—", "…"):
         return None
-    clause = re.split(r"[.;!?]|,\s+(?:who|which|adding|saying|as|but|and)\b", text[lead:], maxsplit=1)[0]
+    clause = _CLAUSE_END_RE.split(text[lead:], maxsplit=1)[0]
     clause_end = lo + lead + len(clause.rstrip(" ,"))
     cue = _CUE_RE.search(body, lo + lead, clause_end)
     if cue is None or cue.start() - (lo + lead) > 120:
@@ -541,13 +590,19 @@ def find_quotes(body: str, entities: Sequence[Entity]) -> list[Quote]:
                 i += 1
         elif before is not None:
             attribution = before
+        elif (previous := _before_attribution(ctx, _sentence_start(body, max(par_start, prev_end), sentence_lo - 1),
+                                              sentence_lo)) is not None and previous.speaker is not None \
+                and words >= _MIN_CONTINUATION_WORDS:
+            # "Mr Armes warned that developers had to learn. "In some ways we ..."": the sentence
+            # before the quote names who speaks it.
+            attribution = previous
         elif lead_in.endswith(":"):
             attribution = ctx.last_named(span.open_mark, "PERSON")
         elif _text(body, span)[:1].isupper() and words >= _MIN_CONTINUATION_WORDS and (
                 last_paragraph is not None and par - last_paragraph <= _CONTINUATION_PARAGRAPHS
                 or not lead_in):
             # A sentence carrying on the words of the one last named as speaker or subject.
-            attribution = ctx.last_named(span.open_mark, "PERSON") if last_paragraph is not None else _NOBODY
+            attribution = ctx.last_named(span.open_mark, None) if last_paragraph is not None else _NOBODY
         text = _text(body, span)
         # A short phrase inside a sentence ("was "beyond disaster", she said") and a name or title
         # are not quotes; a short reply opening its sentence ("No," he said) is.
@@ -555,6 +610,7 @@ def find_quotes(body: str, entities: Sequence[Entity]) -> list[Quote]:
         if attribution is None or _is_title_case(text) or (words < _MIN_PARTIAL_WORDS and (partial or after is None)):
             i += 1
             continue
+        attribution = ctx.full_name(attribution)
         quotes.append(Quote(text, attribution.speaker, attribution.label, attribution.cue, span.start, span.end))
         if attribution.speaker is not None:
             ctx.speakers.append((span.start, attribution))
