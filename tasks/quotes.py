@@ -574,7 +574,8 @@ def find_quotes(body: str, entities: Sequence[Entity]) -> list[Quote]:
         next_open = spans[i + 1].open_mark if i + 1 < len(spans) else len(body)
         par = bisect.bisect_right(paragraphs, span.open_mark) - 1
         par_start = paragraphs[par]
-        par_end = paragraphs[par + 1] if par + 1 < len(paragraphs) else len(body)
+        last_par = bisect.bisect_right(paragraphs, span.end) - 1  # a quote may run over paragraphs
+        par_end = paragraphs[last_par + 1] if last_par + 1 < len(paragraphs) else len(body)
         sentence_lo = _sentence_start(body, max(par_start, prev_end, span.open_mark - _WINDOW), span.open_mark)
         lead_in = body[sentence_lo : span.open_mark].strip()  # the sentence before the quote
         after = _after_attribution(ctx, span, min(next_open, par_end, span.close_mark + _WINDOW))
