@@ -128,12 +128,16 @@ def _role(body: str, i: int) -> str | None:
     nxt = body[i + 1] if i + 1 < len(body) else " "
     if ch in "'’" and prev.isalnum() and (nxt.isalnum() or ch == "’" and nxt in "s"):
         return None  # an apostrophe: don't, it's
-    if ch in _OPENERS and ch != "’":
-        return "open"
-    if ch in _CLOSERS and ch != "’":
-        return "close"
     can_open = (prev.isspace() or prev in _BEFORE_OPEN) and not nxt.isspace()
     can_close = (nxt.isspace() or nxt in _AFTER_CLOSE) and not prev.isspace()
+    if ch in _OPENERS or ch in _CLOSERS and ch != "’":
+        # Curly marks and guillemets say their direction, except where a language turns them
+        # round (German „…“ and »…«): then the side of the word they touch decides.
+        if can_close and not can_open and ch in _OPENERS:
+            return "close"
+        if can_open and not can_close and ch in _CLOSERS:
+            return "open"
+        return "open" if ch in _OPENERS else "close"
     if ch == "’":
         return "close" if can_close or not prev.isspace() else None
     if can_open and not can_close:
@@ -177,8 +181,11 @@ def _pair(body: str, marks: list[tuple[int, str]], paragraphs: list[int], *, rec
     for pos, role in marks:
         par = paragraph_of(pos)
         if current is not None and par != current.paragraph:
+            # It runs on when the next paragraph opens with the same mark, and the quote is of
+            # whole sentences (a phrase quoted mid-sentence and left open does not).
             runs_on = (par == current.paragraph + 1 and role in ("open", "either")
-                       and body[paragraphs[par]:pos].strip() == "")
+                       and body[paragraphs[par]:pos].strip() == "" and body[pos] == body[current.open_mark]
+                       and body[current.parts[0][0]:current.parts[0][0] + 1].isupper())
             if runs_on and recover:
                 start, _ = current.parts[-1]
                 current.parts[-1] = (start, paragraph_end(current.paragraph))
