@@ -62,6 +62,7 @@ bench-dedup: $(STAMP)  ## near dedup: precision/recall per kind of copy, and its
 
 bench-quotes: $(STAMP)  ## quotes vs the hand-made gold set (P/R/F1, speaker accuracy); identity pairs from the corpus
 	$(BIN)/python bench/bench_quotes.py --corpus $(CORPUS)
+	$(BIN)/python bench/bench_quotes.py --corpus $(CORPUS) --gold bench/quotes_gold/heldout.json
 	$(BIN)/python bench/bench_identity.py --corpus $(CORPUS)
 
 clean:  ## remove the lake and Prefect's local history (keeps the venv)
