@@ -84,8 +84,10 @@ _ABBREVIATIONS = frozenset(
 )
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s)")
 _WORD_RE = re.compile(r"[\w'’-]+")
-# The longest text read on either side of a quote for its attribution.
+# The longest text read on either side of a quote for its attribution, and how far back "he"
+# may find the one it stands for.
 _WINDOW = 200
+_NEARBY = 1500
 # A quoted phrase shorter than this needs a cue right beside it to count as a quote.
 _MIN_PARTIAL_WORDS = 3
 # A quote with no cue of its own carries on the previous speaker's words only when it is a
@@ -280,7 +282,8 @@ class _Context:
         label = label or "PERSON"
         i = bisect.bisect_left(self.entity_starts, pos) - 1
         nearest = None
-        while i >= 0 and (speaker is None or self.entities[i].start_char > speaker[0]):
+        while i >= 0 and self.entities[i].start_char > pos - _NEARBY and (
+                speaker is None or self.entities[i].start_char > speaker[0]):
             entity = self.entities[i]
             if entity.label == label and entity.end_char <= pos:
                 nearest = nearest or entity
