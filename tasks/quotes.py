@@ -335,9 +335,12 @@ def _is_subject(body: str, entity: Entity) -> bool:
     after = body[entity.end_char : entity.end_char + 120]
     if after[:1] in "'’":
         return False  # "Jackson's lawyer": a possessive modifies the subject, it is not one
-    if _FOLLOWED_BY_CUE_RE.match(after) or _PRECEDED_BY_CUE_RE.search(body[max(0, entity.start_char - 30):
-                                                                           entity.start_char]):
+    before = body[max(0, entity.start_char - 30) : entity.start_char]
+    if _FOLLOWED_BY_CUE_RE.match(after) or _PRECEDED_BY_CUE_RE.search(before):
         return True
+    rest = after.lstrip()
+    if before.rstrip().endswith(",") and rest.startswith(",") and _FOLLOWED_BY_CUE_RE.match(rest[1:]):
+        return True  # "the BBC's correspondent, Rachel Harvey, told"
     start = _sentence_start(body, max(0, entity.start_char - 200), entity.start_char)
     lead = body[start : entity.start_char]
     clause_lead = lead.rsplit(",", 1)[-1]
@@ -542,15 +545,17 @@ def _before_attribution(ctx: _Context, lo: int, hi: int) -> _Attribution | None:
         return None
     cue = cues[-1]
     inverted = _subject_after(ctx, cue.end(), hi)
-    if cue.group().lower() == "according to" or (
-            inverted.label == "PERSON" and body[cue.start() - 2 : cue.start()].strip() == ","):
-        return _with_cue(inverted, cue.group())  # "according to Smith," / "comments, said Smith, were"
+    if cue.group().lower() == "according to":
+        return _with_cue(inverted, cue.group())  # "according to Smith,"
     clause_lo = lo
     for sep in re.finditer(r"[;:]|,\s+(?:but|and|while|as|although|though)\s", body[lo : cue.start()]):
         clause_lo = lo + sep.end()
     if not body[clause_lo : cue.start()].strip():
         return _with_cue(inverted, cue.group())
-    return _with_cue(_subject_before(ctx, clause_lo, cue.start()), cue.group())
+    subject = _subject_before(ctx, clause_lo, cue.start())
+    if subject.label != "PERSON" and inverted.label == "PERSON" and body[cue.start() - 2 : cue.start()].strip() == ",":
+        return _with_cue(inverted, cue.group())  # "the comments, said Smith, were"
+    return _with_cue(subject, cue.group())
 
 
 def _prefer_non_outlet(first: _Attribution, second: _Attribution | None) -> _Attribution:
