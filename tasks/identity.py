@@ -108,9 +108,10 @@ def plan_identities(names: Iterable[tuple[str, str]], known: Iterable[Identity])
     todo = {(n, lab) for n, lab in names if n and lab in IDENTITY_LABELS}
     displays = {i.entity_id: i.display_name for i in current.values()}
     keys = {pair: identity_key(*pair) for pair in todo | set(current)}
+    todo = {pair for pair in todo if keys[pair]}  # a name of punctuation alone has no identity
     # Full names (two words or more) of people, by surname: whom a surname alone can stand for.
     people: dict[str, set[str]] = {}
-    for (name, label), key in keys.items():
+    for (name, label), key in sorted(keys.items()):  # sorted: the same display name whatever the order
         if label == "PERSON" and " " in key:
             people.setdefault(_surname_key(key, label), set()).add(key)
             displays.setdefault(entity_id_of(label, key), name)

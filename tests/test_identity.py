@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pytest
 
+import sql
 from tasks import schema
 from tasks.identity import Identity, entity_id_of, identity_key, identity_rows, plan_identities
 from tasks.lake import commit_batch, open_lake
@@ -107,7 +108,7 @@ def test_known_names_with_unchanged_identity_add_no_rows():
 
 
 def test_labels_without_identity_are_skipped():
-    assert plan_identities([("Monday", "DATE"), ("$5bn", "MONEY"), ("", "PERSON")], []) == []
+    assert plan_identities([("Monday", "DATE"), ("$5bn", "MONEY"), ("", "PERSON"), ("’s", "PERSON")], []) == []
 
 
 # --- in the lake ----------------------------------------------------------------------------------
@@ -200,3 +201,7 @@ def test_ingest_into_old_lake_fills_quotes_and_identities(inbox, lake_dir):
         SELECT count(*) FROM quote_identities WHERE speaker IS NOT NULL AND speaker_label IS NOT NULL
           AND speaker_id IS NULL""")
     assert speakers == [(0,)]
+    for example in ("quotes_by_person", "most_quoted_this_month", "mentions_of_identity"):
+        lake_rows(lake_dir, sql.load(f"examples/{example}"))  # the user-facing queries run on a real lake
+    by_kirby = lake_rows(lake_dir, sql.load("examples/quotes_by_person").replace("Tony Blair", "John Kirby"))
+    assert [row[1] for row in by_kirby] == ["John Kirby"]
