@@ -49,6 +49,7 @@ _PERSON_TITLES = frozenset(
 _CORPORATE = frozenset("inc corp corporation co ltd llc plc group ag sa nv se gmbh holdings company".split())
 _INITIAL_RE = re.compile(r"^[a-z]$")
 _NOT_WORD_RE = re.compile(r"[^\w\s]")
+_POSSESSIVE_RE = re.compile(r"['’]s\b")
 
 
 def _fold(word: str) -> str:
@@ -64,7 +65,7 @@ def identity_key(name: str, label: str) -> str:
     """The key two names of one identity share. PERSON: first and last word of the name without
     titles or initials ("President Vladimir V. Putin" -> "vladimir putin"); ORG: without a leading
     "the" and trailing corporate words; others: the folded name."""
-    words = [_fold(w) for w in _NOT_WORD_RE.sub(" ", name.replace("’", "'").replace("'s ", " ")).split()]
+    words = [_fold(w) for w in _NOT_WORD_RE.sub(" ", _POSSESSIVE_RE.sub("", name)).split()]
     words = [w for w in words if w]
     if label == "PERSON":
         while len(words) > 1 and words[0] in _PERSON_TITLES:
