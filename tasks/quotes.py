@@ -77,7 +77,8 @@ _UNNAMED_NOUNS = frozenset(
     "spokesman spokeswoman spokesperson analyst official source expert economist report statement survey study"
     .split()
 )
-_SPEAKER_LABELS = ("PERSON", "ORG", "GPE", "NORP")
+# Who can speak: people, organisations, and countries or cities ("Russia said", "Beijing warned").
+_SPEAKER_LABELS = ("PERSON", "ORG", "GPE")
 # Abbreviations whose full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st gen prof sen rep gov lt col capt sgt jr sr no vs inc corp co ltd mt ft rev fr".split()
@@ -436,7 +437,7 @@ def _subject_before(ctx: _Context, lo: int, cue_start: int) -> _Attribution:
     pronoun = _PRONOUN_BEFORE_RE.search(head)
     if pronoun:
         return _resolve_pronoun(ctx, pronoun.group(1), lo + pronoun.start())
-    entities = [e for e in ctx.entities_in(lo, head_end) if e.label in ("PERSON", "ORG")]
+    entities = [e for e in ctx.entities_in(lo, head_end) if e.label in _SPEAKER_LABELS]
     adjacent = entities[-1] if entities and not body[entities[-1].end_char : head_end].strip(" ,") \
         and not _PREPOSITION_BEFORE_RE.search(body[lo : entities[-1].start_char]) else None
     opening = entities[0] if entities and _CLAUSE_LEAD_RE.match(body[lo : entities[0].start_char]) \
@@ -469,7 +470,7 @@ def _subject_after(ctx: _Context, cue_end: int, hi: int) -> _Attribution:
     pronoun = _PRONOUN_AFTER_RE.match(tail)
     if pronoun:
         return _resolve_pronoun(ctx, pronoun.group(1), cue_end)
-    entities = [e for e in ctx.entities_in(cue_end, tail_end) if e.label in ("PERSON", "ORG")]
+    entities = [e for e in ctx.entities_in(cue_end, tail_end) if e.label in _SPEAKER_LABELS]
     people = [e for e in entities if e.label == "PERSON"]
     if not people and len(segments) > 1:  # "said Opera spokeswoman, Berit Hanson."
         appositive = [e for e in ctx.entities_in(tail_end, tail_end + 1 + len(segments[1])) if e.label == "PERSON"]

@@ -227,3 +227,8 @@ def seed_quotes():
     from tests.test_enrich import SEED_BODY
 
     return quotes_of(SEED_BODY)
+
+
+def test_country_speaker():
+    quote = only_quote('"We will respond to any provocation with force," Russia said in a statement on Monday.')
+    assert (quote.speaker, quote.speaker_label) == ("Russia", "GPE")
