@@ -81,7 +81,8 @@ def corpus_pairs(corpus: Path, articles: int) -> tuple[set[tuple[str, str]], set
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bbc")
+    parser.add_argument("--corpus", type=Path,
+                        default=Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bbc")
     parser.add_argument("--articles", type=int, default=600, help="how many corpus files to read (NER on each)")
     args = parser.parse_args()
     positives, negatives, full_names = corpus_pairs(args.corpus.resolve(), args.articles)
@@ -96,7 +97,8 @@ def main() -> None:
           f"{len(positives)} positive pairs, {len(negatives)} negative pairs")
     print(f"  lake identity   pairwise precision {precision:.3f} (target >= 0.95)  recall {recall:.3f}  "
           f"({merged_pos} true merges, {merged_neg} false merges)")
-    print(f"  exact string    pairwise precision {'n/a' if not exact else '1.000'}  recall {exact / len(positives):.3f}")
+    print(f"  exact string    pairwise precision {'n/a' if not exact else '1.000'}  "
+          f"recall {exact / len(positives):.3f}")
     wrong = [(a, b) for a, b in negatives if identity[a] == identity[b]]
     for a, b in sorted(wrong)[:10]:
         print(f"  false merge: {a!r} ~ {b!r}")

@@ -83,7 +83,8 @@ def score(corpus: Path, gold_file: Path, show_errors: bool) -> dict:
     precision = matched / found_total if found_total else 0.0
     recall = matched / gold_total if gold_total else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"ner_seconds": ner_seconds, "quotes_seconds": quotes_seconds, "articles": len(gold), "gold_quotes": gold_total, "found_quotes": found_total, "matched": matched,
+    return {"ner_seconds": ner_seconds, "quotes_seconds": quotes_seconds, "articles": len(gold),
+            "gold_quotes": gold_total, "found_quotes": found_total, "matched": matched,
             "precision": precision, "recall": recall, "f1": f1, "named_matched": named,
             "speaker_accuracy": speaker_right / named if named else 0.0}
 
