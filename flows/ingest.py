@@ -21,6 +21,7 @@ from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
 from tasks.enrich import enrich_task
 from tasks.batch_dedup import dedup_task
+from tasks.identity import identity_rows_task
 from tasks.known import discover_task, known_files_in_inbox_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
@@ -93,6 +94,7 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
         def finish(batch: _BatchInNer) -> None:
             enrichments = enrich_task(quote(batch.bodies), batch.job)
             rows = build_batch_rows(batch.deduped, enrichments, run_id=summary.run_id, now=_utcnow())
+            rows["entity_ids"] = identity_rows_task(con, quote(rows), run_id=summary.run_id, now=_utcnow())
             snapshot_id = commit_batch_task(con, quote(rows), touched_table(batch.touched), run_id=summary.run_id,
                                             batch=batch.batch_no, run_counts=summary.counts_with(batch.deduped))
             summary.add_batch(batch.deduped, snapshot_id)

@@ -26,6 +26,7 @@ def build_batch_rows(
     if len(enrichments) != len(batch.new):
         raise ValueError("every new article needs its enrichment before it can be committed")
     articles, entities, sources, files, duplicates = [], [], [], [], []
+    quotes = []
 
     def file_row(result: ReadResult, status: str, article_id: str | None, reason: str | None) -> dict:
         return {"path": result.ref.path, "sha256": result.sha256, "size": result.ref.size,
@@ -50,6 +51,11 @@ def build_batch_rows(
             for e in enrichment.entities
         )
         sources.extend({"article_id": article_id, "source": s} for s in enrichment.sources)
+        quotes.extend(
+            {"article_id": article_id, "quote": q.quote, "speaker": q.speaker, "speaker_label": q.speaker_label,
+             "cue": q.cue, "start_char": q.start_char, "end_char": q.end_char}
+            for q in enrichment.quotes
+        )
         files.append(file_row(result, "ingested", article_id, None))
     for mark in batch.duplicates:
         duplicates.append({"source_path": mark.file.ref.path, "file_sha256": mark.file.sha256,
@@ -62,6 +68,7 @@ def build_batch_rows(
         "articles": pa.Table.from_pylist(articles, schema.ARTICLES),
         "entities": pa.Table.from_pylist(entities, schema.ENTITIES),
         "sources": pa.Table.from_pylist(sources, schema.SOURCES),
+        "quotes": pa.Table.from_pylist(quotes, schema.QUOTES),
         "duplicates": pa.Table.from_pylist(duplicates, schema.DUPLICATES),
         "files": pa.Table.from_pylist(files, schema.FILES),
         "minhash_bands": minhash_band_rows(batch.near_index),

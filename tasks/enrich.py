@@ -25,6 +25,7 @@ from tasks.language import detect_language, word_count
 from tasks.names import clean_name, resolve_names
 from tasks.ner import EXCLUDE, MODEL, NerJob, RawEntity, available_cpus
 from tasks.outlets import cited_sources
+from tasks.quotes import find_quotes
 from tasks.records import Enrichment, Entity
 from tasks.retry import retry_unless_bug
 
@@ -59,11 +60,13 @@ def enrich_entities(body: str, raw: list[RawEntity]) -> Enrichment:
         by_label.setdefault(label, []).append(name)
     resolved = {label: resolve_names(names, label) for label, names in by_label.items()}
     names = [resolved[label][name] for (_, label, _, _), name in zip(raw, cleaned)]
+    entities = [Entity(text, name, label, start, end) for (text, label, start, end), name in zip(raw, names)]
     return Enrichment(
-        entities=[Entity(text, name, label, start, end) for (text, label, start, end), name in zip(raw, names)],
+        entities=entities,
         sources=cited_sources(body, raw, names),
         word_count=word_count(body),
         language=detect_language(body),
+        quotes=find_quotes(body, entities),
     )
 
 

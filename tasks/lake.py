@@ -10,6 +10,7 @@ table names work unqualified.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
@@ -201,6 +202,7 @@ def open_lake(lake: Path | str | LakeLocation, *, read_only: bool = False) -> du
             # (near-dedup history, ids) would grow with the lake. The OS page cache serves re-reads.
             con.execute("SET enable_external_file_cache = false")
             _ensure_tables(con)
+            _ensure_views(con)
     con.execute("USE lake")
     return con
 
@@ -228,6 +230,20 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE lake.{name} ADD COLUMN {field.name} {_duckdb_type(field.type)}")
     if len(missing_tables) == len(TABLES):  # a new lake: its tables' layout (sorting) goes with them
         con.execute(sql.load("table_layout"))
+    con.execute("COMMIT")
+
+
+def _ensure_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the views of sql/identity_views.sql a lake lacks (a lake made before them gets them
+    on its first writable open); a lake that has them all is left as it is, with no new snapshot."""
+    existing = {row[0] for row in con.execute(sql.load("lake_views")).fetchall()}
+    statements = [s.strip() for s in sql.load("identity_views").split(";") if s.strip()]
+    missing = [s for s in statements if re.search(r"CREATE VIEW lake\.(\w+)", s).group(1) not in existing]
+    if not missing:
+        return
+    con.execute("BEGIN")
+    for statement in missing:
+        con.execute(statement)
     con.execute("COMMIT")
 
 

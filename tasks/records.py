@@ -56,6 +56,20 @@ class Entity:
     end_char: int
 
 
+@dataclass(frozen=True)
+class Quote:
+    """One direct quote; offsets index into the article body (a quote split by its attribution
+    spans the attribution too)."""
+
+    quote: str  # the quoted words, without the marks
+    speaker: str | None  # canonical name, as in Entity.name; None when the article does not tell
+    speaker_label: str | None  # spaCy label of the speaker (PERSON, ORG, ...)
+    cue: str | None  # the speech verb or phrase ("said", "according to"); None for a quote that
+    # carries on the previous speaker's words
+    start_char: int
+    end_char: int
+
+
 @dataclass
 class Enrichment:
     """What NLP adds to one article body."""
@@ -64,3 +78,4 @@ class Enrichment:
     sources: list[str]  # outlets the article cites, canonical names ("Washington Post")
     word_count: int
     language: str | None  # ISO 639-1 code, None when the text is too short to tell
+    quotes: list[Quote] = field(default_factory=list)  # direct quotes with their speakers (tasks.quotes)

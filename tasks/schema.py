@@ -48,6 +48,35 @@ ENTITIES = pa.schema(
 
 SOURCES = pa.schema([("article_id", pa.string()), ("source", pa.string())])
 
+# Direct quotes (tasks/quotes.py): one row per quote, offsets into articles.body.
+QUOTES = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("quote", pa.string()),  # the quoted words, without the marks
+        ("speaker", pa.string()),  # canonical name as in entities.name; NULL when the article does not tell
+        ("speaker_label", pa.string()),  # PERSON, ORG, ...
+        ("cue", pa.string()),  # "said", "told reporters", "according to"; NULL when it carries on a quote
+        ("start_char", pa.int32()),
+        ("end_char", pa.int32()),
+    ]
+)
+
+# One identity per person (or organisation, place...) across the lake (tasks/identity.py). Rows are
+# only ever appended: the newest row of a (name, label) is its current identity (view
+# entity_identity), so a later article that merges two names changes the mapping, never old rows.
+ENTITY_IDS = pa.schema(
+    [
+        ("name", pa.string()),  # canonical name within an article, as in entities.name / quotes.speaker
+        ("label", pa.string()),
+        ("entity_id", pa.string()),  # stable: derived from the identity's key, never random
+        ("display_name", pa.string()),  # the identity's fullest name ("Vladimir Putin")
+        ("identity_key", pa.string()),  # the name normalised (accents, titles, spellings) for matching
+        ("surname_key", pa.string()),  # PERSON: the key's last word, how a surname alone finds its person
+        ("run_id", pa.string()),
+        ("assigned_at", UTC_TIMESTAMP),
+    ]
+)
+
 DUPLICATES = pa.schema(
     [
         ("source_path", pa.string()),
@@ -110,6 +139,8 @@ TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "entities": ENTITIES,
     "sources": SOURCES,
+    "quotes": QUOTES,
+    "entity_ids": ENTITY_IDS,
     "duplicates": DUPLICATES,
     "files": FILES,
     "minhash_bands": MINHASH_BANDS,
