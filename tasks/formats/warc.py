@@ -20,7 +20,9 @@ from tasks.formats.fields import parse_datetime
 
 _SCAN_CHUNK = 1 << 20
 _UNCOMPRESSED_HEADER = b"WARC/1."
+_RECORD_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
 _TRUNCATED = "truncated WARC record (shorter than its Content-Length)"
+_TRUNCATED_GZIP = "truncated gzip (the last record's compressed data ends early)"
 
 
 class _BrokenRecord(Exception):
@@ -40,6 +42,7 @@ def warc_pages(stream: BinaryIO, compressed: bool, max_record_bytes: int) -> Ite
     """The HTML responses of a WARC stream (seekable), and one rejection per broken stretch."""
     from warcio.archiveiterator import ArchiveIterator
 
+    truncated = _TRUNCATED_GZIP if compressed else _TRUNCATED
     number = 0
     start = 0  # where the current pass over the stream began
     broken: str | None = None  # why the stretch before the next good record failed
@@ -58,13 +61,12 @@ def warc_pages(stream: BinaryIO, compressed: bool, max_record_bytes: int) -> Ite
                     yield WarcPage(number, rejection=broken)
                     broken = None
                 number += 1
-                page = _page(record, number, max_record_bytes)
+                page = _page(record, number, max_record_bytes, truncated)
                 if page is not None:
                     yield page
             stream.seek(records.offset)
             if stream.read(1):  # warcio ends quietly at a last gzip member that is cut off
-                broken = "truncated gzip (the last record's compressed data ends early)" if compressed else \
-                    "broken WARC record (unreadable data at the end)"
+                broken = truncated if compressed else "broken WARC record (unreadable data at the end)"
             break
         # warcio meets malformed input with whatever error its code runs into (ArchiveLoadFailed, zlib.error,
         # an AttributeError on a header cut short): any of them is this stretch of the file being broken.
@@ -93,20 +95,22 @@ def _reason(error: BaseException) -> str:
     return f"broken WARC record ({type(error).__name__})"
 
 
-def _page(record, number: int, max_record_bytes: int) -> WarcPage | None:
+def _page(record, number: int, max_record_bytes: int, truncated: str) -> WarcPage | None:
     url = record.rec_headers.get_header("WARC-Target-URI")
     date = parse_datetime(record.rec_headers.get_header("WARC-Date"))
+    if record.rec_type not in _RECORD_TYPES:
+        return WarcPage(number, url, date, rejection="broken WARC record (unknown WARC-Type)")
     content_type = (record.http_headers.get_header("Content-Type") or "") if record.http_headers else ""
     if record.rec_type != "response" or "html" not in content_type.lower():
         while record.raw_stream.read(_SCAN_CHUNK):  # skipped unread, but a cut-off record must still be told
             pass
-        return WarcPage(number, url, date, rejection=_TRUNCATED) if _is_truncated(record) else None
+        return WarcPage(number, url, date, rejection=truncated) if _is_truncated(record) else None
     payload = record.content_stream().read(max_record_bytes + 1)
     if len(payload) > max_record_bytes:
         return WarcPage(number, url, date, rejection=f"too large (payload over the {max_record_bytes:,}-byte "
                                                       "record limit)")
     if _is_truncated(record):
-        return WarcPage(number, url, date, rejection=_TRUNCATED)
+        return WarcPage(number, url, date, rejection=truncated)
     return WarcPage(number, url, date, payload=payload)
 
 
