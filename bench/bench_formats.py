@@ -8,10 +8,15 @@
           page must give the same body as its .html file.
   jsonl   N articles as one JSONL file (news-please schema) against the same N as .txt files, each a
           whole `newslake ingest` process into an empty lake: target articles/s within 10 %.
+  warc-memory
+          peak RSS of reading (detect, stream, extract every page) a small and a large .warc.gz, each in
+          its own process: a WARC is streamed record by record, so the large one must not cost more
+          memory (target: within +20 %).
 
     .venv/bin/python bench/bench_formats.py                    # all three, 2,000 articles for jsonl
     .venv/bin/python bench/bench_formats.py --only html warc
     .venv/bin/python bench/bench_formats.py --only jsonl --articles 1000
+    .venv/bin/python bench/bench_formats.py --only warc-memory --warc-mb 100 1000
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -35,6 +41,24 @@ from bench.corpus import BBC, distinct_real_files, synthetic_files  # noqa: E402
 HTML_BENCHMARK = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "html-benchmark"
 TARGET_F1 = 0.96
 TARGET_JSONL_RATIO = 0.90
+TARGET_RSS_GROWTH = 0.20
+PAGE_BYTES = 1 << 20  # each page of the memory WARC: a story padded with a large inline script
+# Reads every record of one inbox the way the flow does (tasks.read.RecordStream, batches of 400
+# records, results dropped after each batch as the flow drops them after its commit), then prints
+# the process's peak RSS.
+READ_ALL_SCRIPT = """
+import resource, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from tasks.discover import scan_inbox
+from tasks.read import RecordStream
+inbox = Path(sys.argv[1])
+records = 0
+with RecordStream(inbox, scan_inbox(inbox, set()).candidates, set()) as stream:
+    while not (batch := stream.next_batch(400)).is_empty:
+        records += sum(1 for r in batch.results if r.article is not None)
+print(records, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
 _TOKEN = re.compile(r"\w+")
 
 
@@ -153,10 +177,58 @@ def jsonl_vs_txt(count: int, corpus: Path, work: Path) -> None:
           f"{'OK' if ratio >= TARGET_JSONL_RATIO else 'MISSED'}")
 
 
+def write_memory_warc(path: Path, megabytes: int, corpus: Path) -> int:
+    """A .warc.gz of about `megabytes` MB of 1 MB pages (the first BBC stories, padded); returns pages."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    stories = [data.decode("utf-8", errors="replace") for _, data in distinct_real_files(corpus)[:200]]
+    padding = "var padding = '" + "x" * PAGE_BYTES + "';"
+    count = megabytes * (1 << 20) // PAGE_BYTES
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for n in range(count):
+            title, _, body = stories[n % len(stories)].partition("\n")
+            paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n") if p.strip())
+            page = (f"<html><head><title>{title}</title><script>{padding}</script></head>"
+                    f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>").encode("utf-8")
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"https://example.com/{n}", "response",
+                                                          payload=io.BytesIO(page), http_headers=headers))
+    return count
+
+
+def warc_memory(sizes: list[int], corpus: Path, work: Path) -> None:
+    import subprocess
+
+    from bench.bench_ingest import PYTHON, ROOT
+
+    peaks = {}
+    for megabytes in sizes:
+        inbox = work / f"warc_{megabytes}"
+        inbox.mkdir()
+        pages = write_memory_warc(inbox / "crawl.warc.gz", megabytes, corpus)
+        uncompressed = pages * PAGE_BYTES / 2**20
+        compressed = (inbox / "crawl.warc.gz").stat().st_size / 2**20
+        run = subprocess.run([str(PYTHON), "-c", READ_ALL_SCRIPT, str(inbox), str(ROOT)], check=True,
+                             capture_output=True, text=True)
+        records, peak = map(int, run.stdout.split())
+        peaks[megabytes] = peak
+        print(f"  {pages} pages ({uncompressed:,.0f} MB of HTML, {compressed:,.0f} MB compressed)"
+              f": {records} articles, peak RSS {peak / 2**20:,.0f} MB; load {os.getloadavg()[0]:.2f}")
+        shutil.rmtree(inbox)
+    growth = peaks[max(sizes)] / peaks[min(sizes)] - 1
+    print(f"WARC peak RSS {max(sizes)} MB vs {min(sizes)} MB: {growth:+.1%} (target <= +{TARGET_RSS_GROWTH:.0%}): "
+          f"{'OK' if growth <= TARGET_RSS_GROWTH else 'MISSED'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", choices=["html", "warc", "jsonl"], default=["html", "warc", "jsonl"])
+    parser.add_argument("--only", nargs="+", choices=["html", "warc", "jsonl", "warc-memory"],
+                        default=["html", "warc", "jsonl", "warc-memory"])
     parser.add_argument("--articles", type=int, default=2000, help="articles in the JSONL vs .txt comparison")
+    parser.add_argument("--warc-mb", type=int, nargs=2, default=[100, 1000], metavar=("SMALL", "LARGE"),
+                        help="uncompressed sizes of the two WARCs of the memory comparison")
     parser.add_argument("--html-corpus", type=Path, default=HTML_BENCHMARK)
     parser.add_argument("--corpus", type=Path, default=BBC)
     args = parser.parse_args()
@@ -167,6 +239,8 @@ def main() -> None:
             html_and_warc(args.html_corpus, work, only)
         if "jsonl" in only:
             jsonl_vs_txt(args.articles, args.corpus, work)
+        if "warc-memory" in only:
+            warc_memory(args.warc_mb, args.corpus, work)
 
 
 if __name__ == "__main__":

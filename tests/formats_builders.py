@@ -1,12 +1,10 @@
-"""Builders of format test inputs from one real story: the same article as a page, a JSON record, a
-feed entry, a WARC record. Shared by tests/test_formats.py and bench/bench_formats.py."""
+"""Builders of format test inputs from real stories: the same article as an HTML page, a news-please
+record, a feed entry, a WARC record (written with warcio)."""
 
 from __future__ import annotations
 
 import html
 import io
-import json
-from datetime import UTC, datetime
 
 
 def story_parts(text: str) -> tuple[str, list[str]]:
@@ -73,10 +71,3 @@ def rss(items: list[dict], *, extra_prolog: str = "") -> bytes:
             "<title>Example News</title><link>https://news.example.com/</link><description>All the news</description>"
             + "".join(entries) + "</channel></rss>").encode("utf-8")
 
-
-def json_feed(items: list[dict]) -> bytes:
-    return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Example JSON Feed",
-                       "items": items}).encode("utf-8")
-
-
-NOW = datetime(2024, 3, 6, 8, 0, tzinfo=UTC)

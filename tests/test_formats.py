@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
