@@ -43,7 +43,7 @@ class IngestSettings(BaseModel):
 
     seeds: Path = Field(Path("seeds"), description="The inbox folder to ingest from")
     lake: Path = Field(Path("lake"), description="The DuckLake folder to write to")
-    batch_size: int = Field(400, ge=1, description="Files per batch (one transaction each)")
+    batch_size: int = Field(400, ge=1, description="Records per batch (one transaction each)")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, ge=1, description="Larger files are rejected unread")
     # 0 for a one-shot run: whoever starts it has finished copying. Scheduled runs and the watcher,
     # which may meet a file mid-write, set it above 0.
