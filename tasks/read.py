@@ -1,9 +1,13 @@
-"""Read, decode and parse: a batch of discovered files becomes Article records or rejections.
+"""Read, decode and parse: discovered files become records (Article or rejection), in batches.
+
+A file is one record, or a container of many (JSONL, JSON array, feed, WARC: tasks/formats) that
+expands into records `<path>#<n>` as it is read (RecordStream).
 
 Opening is where safety is enforced: the path is resolved again and checked to lie inside the
 inbox (a symlink can change after discovery), it is opened without following a final symlink and
 without blocking (a named pipe must never hang the run), and a file over the size limit is never
-read. A file that fails in any way is rejected with a reason; the batch goes on.
+read (JSONL and WARC, streamed, have a limit per record instead). A file or record that fails in
+any way is rejected with a reason; the batch goes on.
 """
 
 from __future__ import annotations
