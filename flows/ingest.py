@@ -28,8 +28,8 @@ from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, start_shared_workers
 from tasks.progress import RunProgress
+from tasks.formats.known_records import known_records_task
 from tasks.formats.settings import FormatSettings
-from tasks.known import known_record_contents
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadBatch, RecordStream, read_batch_task
 from tasks.run_history import INGEST_FLOW, RunSummary
 from tasks.runs import count_mentions, publish_run_artifacts, record_run_end_task, record_run_start_task
@@ -112,9 +112,9 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
         # a commit. Batch k commits before batch k+2 is deduplicated.
         # A batch is `batch_size` records: a multi-record file (JSONL, feed, WARC) spreads over batches.
         in_ner: _BatchInNer | None = None
-        with closing(RecordStream(settings.seeds, candidates, known.contents,
-                                  lambda path: known_record_contents(con, path), settings.max_file_bytes,
-                                  settings.formats)) as stream:
+        known_records = known_records_task(con, quote([candidate.ref.path for candidate in candidates]))
+        with closing(RecordStream(settings.seeds, candidates, known.contents, known_records,
+                                  settings.max_file_bytes, settings.formats)) as stream:
             for batch_no in count():
                 read = read_batch_task(quote(stream), settings.batch_size)
                 if read.is_empty:

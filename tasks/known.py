@@ -40,13 +40,6 @@ def known_files_in_inbox(con: duckdb.DuckDBPyConnection, inbox: Path) -> KnownFi
     return known
 
 
-def known_record_contents(con: duckdb.DuckDBPyConnection, container: str) -> set[tuple[str, str]]:
-    """(path, sha256) of every record of the multi-record file `container` (paths `<container>#<n>`)
-    the lake holds: a record read again with the same content is already accounted for."""
-    return {(path, sha256) for path, sha256 in
-            con.execute(sql.load("known_records_of_container"), {"container": container}).fetchall()}
-
-
 @task(name="load-known-files", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
       retry_condition_fn=retry_if_transient)
 def known_files_in_inbox_task(con: duckdb.DuckDBPyConnection, inbox: Path) -> KnownFiles:

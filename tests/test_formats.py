@@ -333,6 +333,26 @@ def test_flow_grown_jsonl_ingests_only_its_new_records(tmp_path, lake_dir):
     assert rows[1][2] == size  # the container's row as it is now: the next run skips it whole
 
 
+def test_known_records_are_looked_up_only_for_containers_with_record_rows(tmp_path):
+    import pyarrow as pa
+
+    from tasks import schema
+    from tasks.formats.known_records import KnownRecords
+    from tasks.lake import commit_batch, open_lake
+
+    con = open_lake(tmp_path / "lake")
+    try:
+        # records of x.jsonl landed without its container row: an ingest interrupted mid-file
+        rows = [{"path": path, "sha256": sha, "size": 1, "mtime_ns": 1, "status": "ingested"}
+                for path, sha in (("x.jsonl#1", "a"), ("x.jsonl#2", "b"), ("y.jsonl#1", "c"), ("x.txt", "d"))]
+        commit_batch(con, {"files": pa.Table.from_pylist(rows, schema.FILES)}, run_id="r", batch=0)
+        known = KnownRecords(con, ["x.jsonl", "x.txt", "new.jsonl"])
+        assert known("x.jsonl") == {("x.jsonl#1", "a"), ("x.jsonl#2", "b")}
+        assert known("new.jsonl") == set() and known("x.txt") == set()
+    finally:
+        con.close()
+
+
 def test_old_lake_gains_the_format_columns(tmp_path):
     from tasks.lake import open_lake
     from tests.test_migration import _make_old_lake
