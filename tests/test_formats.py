@@ -59,6 +59,8 @@ WARC_HEAD = b"WARC/1.0\r\nWARC-Type: warcinfo\r\n"
 
 @pytest.mark.parametrize(("name", "head", "expected"), [
     ("page.html", b"<!DOCTYPE html><html><body>", detect.HTML),
+    ("fragment.htm", b"<div><p>A saved fragment.</p></div>", detect.HTML),
+    ("fragment.txt", b"<div><p>A saved fragment.</p></div>", detect.TEXT),  # the text path sniffs HTML itself
     ("feed.rss", RSS_HEAD, detect.FEED),
     ("atom.xml", b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">', detect.FEED),
     ("feed.json", b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', detect.FEED),

@@ -2,7 +2,8 @@
 
 The content decides whenever it can (a WARC saved as `.html`, HTML saved as `.jsonl` or a feed saved
 as `.txt` are read as what they are); the name only settles what content cannot: whether a file of
-JSON objects is one document or one object per line.
+JSON objects is one document or one object per line, and whether markup with no <html> element is a
+page.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ WARC, GZIP, JSON, JSONL, FEED, HTML, TEXT = "warc", "gzip", "json", "jsonl", "fe
 
 SNIFF_BYTES = 4096
 GZIP_MAGIC = b"\x1f\x8b"
+_HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 _UTF8_BOM = b"\xef\xbb\xbf"
 # Before the root element of an XML document: the declaration, comments, processing instructions
@@ -50,6 +52,6 @@ def detect_format(name: str, head: bytes) -> str:
         prologue_end = _XML_PROLOGUE.match(content).end()
         if _FEED_ROOT.match(content, prologue_end):
             return FEED
-        if _HTML_ROOT.match(content, prologue_end):
-            return HTML
+        if _HTML_ROOT.match(content, prologue_end) or name.lower().endswith(_HTML_SUFFIXES):
+            return HTML  # markup under an HTML name is a page even without its <html> (a saved fragment)
     return TEXT
