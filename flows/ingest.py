@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass
-from itertools import count
 from datetime import datetime, timezone
+from itertools import count
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -22,14 +22,14 @@ from pydantic import BaseModel, Field
 from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
 from tasks.enrich import enrich_task
+from tasks.formats.known_records import known_records_task
+from tasks.formats.settings import FormatSettings
 from tasks.inflight import dedup_task
 from tasks.known import discover_task, known_files_in_inbox_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, start_shared_workers
 from tasks.progress import RunProgress
-from tasks.formats.known_records import known_records_task
-from tasks.formats.settings import FormatSettings
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadBatch, RecordStream, read_batch_task
 from tasks.run_history import INGEST_FLOW, RunSummary
 from tasks.runs import count_mentions, publish_run_artifacts, record_run_end_task, record_run_start_task
