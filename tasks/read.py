@@ -272,6 +272,9 @@ class RecordStream:
         except Rejected as rejected:
             yield "result", ReadResult(ref, sha256, rejection=rejected.reason)
             return
+        except OSError as error:
+            yield "result", ReadResult(ref, sha256, rejection=f"unreadable ({error.strerror or error})")
+            return
         if first is None:
             yield "result", ReadResult(ref, sha256, rejection="no records")
             return
@@ -285,8 +288,11 @@ class RecordStream:
                 record_sha256 = hashlib.sha256(record.content).hexdigest()
                 if (record_ref.path, record_sha256) not in known:
                     yield "result", _parsed(record_ref, record_sha256, record)
-        except Rejected as rejected:  # the file failed as a whole after some records (e.g. a read error)
+        except Rejected as rejected:  # the file failed as a whole after some of its records
             yield "result", ReadResult(ref, sha256, rejection=rejected.reason)
+            return
+        except OSError as error:  # a read error mid-file: the records so far stand, the file is not done
+            yield "result", ReadResult(ref, sha256, rejection=f"unreadable ({error.strerror or error})")
             return
         yield "container", ReadResult(ref, sha256)
 
