@@ -9,9 +9,9 @@
   jsonl   N articles as one JSONL file (news-please schema) against the same N as .txt files, each a
           whole `newslake ingest` process into an empty lake: target articles/s within 10 %.
   warc-memory
-          peak RSS of reading (detect, stream, extract every page) a small and a large .warc.gz, each in
-          its own process: a WARC is streamed record by record, so the large one must not cost more
-          memory (target: within +20 %).
+          peak RSS of reading (detect, stream, extract every page) a small and a large WARC (HTML pages
+          among 1 MB image responses), each in its own process: a WARC is streamed record by record,
+          so the large one must not cost more memory (target: within +20 %).
 
     .venv/bin/python bench/bench_formats.py                    # all three, 2,000 articles for jsonl
     .venv/bin/python bench/bench_formats.py --only html warc
@@ -42,7 +42,8 @@ HTML_BENCHMARK = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "h
 TARGET_F1 = 0.96
 TARGET_JSONL_RATIO = 0.90
 TARGET_RSS_GROWTH = 0.20
-PAGE_BYTES = 1 << 20  # each page of the memory WARC: a story padded with a large inline script
+IMAGE_BYTES = 1 << 20  # the memory WARC's non-HTML responses
+PAGE_EVERY = 4  # an HTML page after every 4th image
 # Reads every record of one inbox the way the flow does (tasks.read.RecordStream, batches of 400
 # records, results dropped after each batch as the flow drops them after its commit), then prints
 # the process's peak RSS.
@@ -180,25 +181,32 @@ def jsonl_vs_txt(count: int, corpus: Path, work: Path) -> None:
           f"{'OK' if ratio >= TARGET_JSONL_RATIO else 'MISSED'}")
 
 
-def write_memory_warc(path: Path, megabytes: int, corpus: Path) -> int:
-    """A .warc.gz of about `megabytes` MB of 1 MB pages (the first BBC stories, padded); returns pages."""
+def write_memory_warc(path: Path, megabytes: int, corpus: Path) -> tuple[int, int]:
+    """An uncompressed .warc of about `megabytes` MB, as a crawl's WARC is: HTML pages of real stories
+    among large non-HTML responses (1 MB images, which the reader streams past). Returns (pages, records)."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
-    stories = [data.decode("utf-8", errors="replace") for _, data in distinct_real_files(corpus)[:200]]
-    padding = "var padding = '" + "x" * PAGE_BYTES + "';"
-    count = megabytes * (1 << 20) // PAGE_BYTES
+    stories = [data.decode("utf-8", errors="replace") for _, data in distinct_real_files(corpus)[:500]]
+    image = (b"\xff\xd8\xff\xe0" + bytes(range(256)) * (IMAGE_BYTES // 256))[:IMAGE_BYTES]
+    images = megabytes * (1 << 20) // IMAGE_BYTES
+    pages = 0
     with path.open("wb") as out:
-        writer = WARCWriter(out, gzip=True)
-        for n in range(count):
-            title, _, body = stories[n % len(stories)].partition("\n")
-            paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n") if p.strip())
-            page = (f"<html><head><title>{title}</title><script>{padding}</script></head>"
-                    f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>").encode("utf-8")
-            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(f"https://example.com/{n}", "response",
-                                                          payload=io.BytesIO(page), http_headers=headers))
-    return count
+        writer = WARCWriter(out, gzip=False)
+        for n in range(images):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"https://example.com/img/{n}.jpg", "response",
+                                                          payload=io.BytesIO(image), http_headers=headers))
+            if n % PAGE_EVERY == 0:
+                title, _, body = stories[pages % len(stories)].partition("\n")
+                paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n") if p.strip())
+                page = (f"<html><head><title>{title}</title></head>"
+                        f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>").encode("utf-8")
+                headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+                writer.write_record(writer.create_warc_record(f"https://example.com/{n}", "response",
+                                                              payload=io.BytesIO(page), http_headers=headers))
+                pages += 1
+    return pages, images + pages
 
 
 def warc_memory(sizes: list[int], corpus: Path, work: Path) -> None:
@@ -210,15 +218,14 @@ def warc_memory(sizes: list[int], corpus: Path, work: Path) -> None:
     for megabytes in sizes:
         inbox = work / f"warc_{megabytes}"
         inbox.mkdir()
-        pages = write_memory_warc(inbox / "crawl.warc.gz", megabytes, corpus)
-        uncompressed = pages * PAGE_BYTES / 2**20
-        compressed = (inbox / "crawl.warc.gz").stat().st_size / 2**20
+        pages, records = write_memory_warc(inbox / "crawl.warc", megabytes, corpus)
+        size = (inbox / "crawl.warc").stat().st_size / 2**20
         run = subprocess.run([str(PYTHON), "-c", READ_ALL_SCRIPT, str(inbox), str(ROOT)], check=True,
                              capture_output=True, text=True)
-        records, peak = map(int, run.stdout.split())
+        articles, peak = map(int, run.stdout.split())
         peaks[megabytes] = peak
-        print(f"  {pages} pages ({uncompressed:,.0f} MB of HTML, {compressed:,.0f} MB compressed)"
-              f": {records} articles, peak RSS {peak / 2**20:,.0f} MB; load {os.getloadavg()[0]:.2f}")
+        print(f"  {size:,.0f} MB WARC, {records} records, {pages} HTML pages: {articles} articles, "
+              f"peak RSS {peak / 2**20:,.0f} MB; load {os.getloadavg()[0]:.2f}")
         shutil.rmtree(inbox)
     growth = peaks[max(sizes)] / peaks[min(sizes)] - 1
     print(f"WARC peak RSS {max(sizes)} MB vs {min(sizes)} MB: {growth:+.1%} (target <= +{TARGET_RSS_GROWTH:.0%}): "
@@ -231,7 +238,7 @@ def main() -> None:
                         default=["html", "warc", "jsonl", "warc-memory"])
     parser.add_argument("--articles", type=int, default=2000, help="articles in the JSONL vs .txt comparison")
     parser.add_argument("--warc-mb", type=int, nargs=2, default=[100, 1000], metavar=("SMALL", "LARGE"),
-                        help="uncompressed sizes of the two WARCs of the memory comparison")
+                        help="sizes of the two WARCs of the memory comparison")
     parser.add_argument("--html-corpus", type=Path, default=HTML_BENCHMARK)
     parser.add_argument("--corpus", type=Path, default=BBC)
     args = parser.parse_args()
