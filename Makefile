@@ -13,7 +13,7 @@ POOL ?= newslake-local
 # deploy and worker talk to the server `make ui` starts; ingest and watch need none (ephemeral mode).
 deploy worker: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/api
 
-.PHONY: run test install ingest watch ui deploy worker bench bench-memory bench-dedup bench-quotes clean postgres postgres-stop bench-commits
+.PHONY: run test install ingest watch ui deploy worker bench bench-memory bench-dedup bench-quotes bench-formats clean postgres postgres-stop bench-commits
 
 run: $(STAMP)  ## create the venv, install, ingest seeds/ into ./lake and print what happened
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
@@ -56,6 +56,7 @@ postgres-stop: $(STAMP)  ## stop the PostgreSQL that `make postgres` started
 	$(BIN)/python -m newslake.postgres stop --dir $(PG_DIR)
 
 CORPUS ?= ../shared/corpora/bbc
+FORMATS_ARTICLES ?= 2000
 
 bench: $(STAMP)  ## ingest vs bare spaCy NER (900 and 2,000 articles), no-op re-run, peak RSS; queries on 1M articles
 	$(BIN)/python bench/bench_ingest.py --files 900 --repeat 3 --corpus $(CORPUS)
@@ -64,6 +65,9 @@ bench: $(STAMP)  ## ingest vs bare spaCy NER (900 and 2,000 articles), no-op re-
 
 bench-memory: $(STAMP)  ## peak RSS of ingesting 2,000 vs 20,000 files (about 7 minutes)
 	$(BIN)/python bench/bench_ingest.py --memory 2000 20000 --corpus $(CORPUS)
+
+bench-formats: $(STAMP)  ## HTML body F1 vs trafilatura, WARC = HTML, JSONL vs .txt articles/s, WARC peak RSS
+	$(BIN)/python bench/bench_formats.py --articles $(FORMATS_ARTICLES) --corpus $(CORPUS)
 
 bench-dedup: $(STAMP)  ## near dedup: precision/recall per kind of copy, and its cost beside NER
 	$(BIN)/python bench/dedup_eval.py --corpus $(CORPUS)

@@ -8,8 +8,10 @@ before that batch and the next run redoes it.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import count
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -21,13 +23,15 @@ from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
 from tasks.enrich import enrich_task
 from tasks.batch_dedup import dedup_task
+from tasks.formats.known_records import known_records_task
+from tasks.formats.settings import FormatSettings
 from tasks.identity import identity_rows_task
 from tasks.known import discover_task, known_files_in_inbox_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, start_shared_workers
 from tasks.progress import RunProgress
-from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadResult, read_and_parse_task
+from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadBatch, RecordStream, read_batch_task
 from tasks.run_history import INGEST_FLOW, RunSummary
 from tasks.run_report import count_mentions, publish_run_artifacts, record_run_end_task, record_run_start_task
 from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
@@ -40,13 +44,15 @@ class IngestSettings(BaseModel):
 
     seeds: Path = Field(Path("seeds"), description="The inbox folder to ingest from")
     lake: Path = Field(Path("lake"), description="The DuckLake folder to write to")
-    batch_size: int = Field(400, ge=1, description="Files per batch (one transaction each)")
+    batch_size: int = Field(400, ge=1, description="Records per batch (one transaction each)")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, ge=1, description="Larger files are rejected unread")
     # 0 for a one-shot run: whoever starts it has finished copying. Scheduled runs and the watcher,
     # which may meet a file mid-write, set it above 0.
     min_file_age_seconds: float = Field(0.0, ge=0, description="Files changed more recently are left for the next run")
     writer_lock_timeout_seconds: float = Field(DEFAULT_TIMEOUT_SECONDS, ge=0, description="How long to wait for another writer of the lake")
     near_dedup: NearDedupSettings = Field(default_factory=NearDedupSettings, description="Near-duplicate thresholds")
+    formats: FormatSettings = Field(default_factory=FormatSettings,
+                                    description="Record size limit and JSON field mapping of multi-record files")
 
 
 def _utcnow() -> datetime:
@@ -58,9 +64,8 @@ class _BatchInNer:
     """A deduplicated batch whose new stories are in the NER workers, not yet committed."""
 
     batch_no: int
-    files_done: int  # candidates up to the end of this batch, for progress
+    read: ReadBatch
     deduped: Deduplicated
-    touched: list[ReadResult]
     bodies: list[str]
     job: NerJob
 
@@ -93,31 +98,36 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
 
         def finish(batch: _BatchInNer) -> None:
             enrichments = enrich_task(quote(batch.bodies), batch.job)
-            rows = build_batch_rows(batch.deduped, enrichments, run_id=summary.run_id, now=_utcnow())
+            rows = build_batch_rows(batch.deduped, enrichments, run_id=summary.run_id, now=_utcnow(),
+                                    containers=batch.read.containers)
             rows["entity_ids"] = identity_rows_task(con, quote(rows), run_id=summary.run_id, now=_utcnow())
-            snapshot_id = commit_batch_task(con, quote(rows), touched_table(batch.touched), run_id=summary.run_id,
+            snapshot_id = commit_batch_task(con, quote(rows), touched_table(batch.read.touched), run_id=summary.run_id,
                                             batch=batch.batch_no, run_counts=summary.counts_with(batch.deduped))
             summary.add_batch(batch.deduped, snapshot_id)
             count_mentions(mentions, enrichments)
-            progress.advance_to(batch.files_done)
+            progress.advance_to(batch.read.files_done)
             logger.info("batch %d: %d new, %d duplicates, %d rejected", batch.batch_no, len(batch.deduped.new),
                         len(batch.deduped.duplicates), len(batch.deduped.rejected))
 
         # Batch k+1 is read, deduplicated (against the lake and batch k) and queued for NER while
         # batch k is still in NER: the workers go from one batch to the next without waiting for
         # a commit. Batch k commits before batch k+2 is deduplicated.
+        # A batch is `batch_size` records: a multi-record file (JSONL, feed, WARC) spreads over batches.
         in_ner: _BatchInNer | None = None
-        for batch_no, start in enumerate(range(0, len(candidates), settings.batch_size)):
-            batch = candidates[start : start + settings.batch_size]
-            results, touched = read_and_parse_task(settings.seeds, quote(batch), quote(known.contents),
-                                                   settings.max_file_bytes)
-            deduped = dedup_task(con, quote(results), quote(in_ner.deduped if in_ner else None), settings.near_dedup)
-            bodies = [result.article.body for result, _ in deduped.new]
-            queued = _BatchInNer(batch_no, start + len(batch), deduped, touched, bodies,
-                                 start_shared_workers().submit(bodies))
-            if in_ner is not None:
-                finish(in_ner)
-            in_ner = queued
+        known_records = known_records_task(con, quote([candidate.ref.path for candidate in candidates]))
+        with closing(RecordStream(settings.seeds, candidates, known.contents, known_records,
+                                  settings.max_file_bytes, settings.formats)) as stream:
+            for batch_no in count():
+                read = read_batch_task(quote(stream), settings.batch_size)
+                if read.is_empty:
+                    break
+                deduped = dedup_task(con, quote(read.results), quote(in_ner.deduped if in_ner else None),
+                                     settings.near_dedup)
+                bodies = [result.article.body for result, _ in deduped.new]
+                queued = _BatchInNer(batch_no, read, deduped, bodies, start_shared_workers().submit(bodies))
+                if in_ner is not None:
+                    finish(in_ner)
+                in_ner = queued
         if in_ner is not None:
             finish(in_ner)
         summary.status = "completed"

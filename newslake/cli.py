@@ -77,7 +77,7 @@ def fail(title: str, suggestion: str | None = None) -> None:
 
 @app.command()
 def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
-           batch_size: int = typer.Option(400, min=1, help="Files per batch (one lake transaction each).")) -> None:
+           batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each).")) -> None:
     """Ingest new and changed files from the inbox into the lake, once.
 
     Example: newslake ingest --seeds ./seeds --lake ./lake
@@ -288,7 +288,7 @@ def write_rows(columns: list[str], rows: Iterable[tuple], format: OutputFormat, 
 def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
           settle_seconds: float = typer.Option(0.5, min=0, help="A file unchanged this long (and not open for writing) is complete."),
           rescan_seconds: float = typer.Option(180.0, min=1, help="Full rescan interval, events or not."),
-          batch_size: int = typer.Option(400, min=1, help="Files per batch (one lake transaction each).")) -> None:
+          batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each).")) -> None:
     """Watch the inbox and ingest files seconds after they land, until Ctrl-C or SIGTERM.
 
     Works without a Prefect server: each run is a Prefect flow run in this process.

@@ -20,9 +20,11 @@ from tasks.run_history import RunCounts
 
 
 def build_batch_rows(
-    batch: Deduplicated, enrichments: list[Enrichment], *, run_id: str, now: datetime
+    batch: Deduplicated, enrichments: list[Enrichment], *, run_id: str, now: datetime,
+    containers: list[ReadResult] = (),
 ) -> dict[str, pa.Table]:
-    """Rows for every table the batch touches. `enrichments` pairs with `batch.new`, in order."""
+    """Rows for every table the batch touches. `enrichments` pairs with `batch.new`, in order;
+    `containers` are multi-record files whose records have all been read (tasks.read.ReadBatch)."""
     if len(enrichments) != len(batch.new):
         raise ValueError("every new article needs its enrichment before it can be committed")
     articles, entities, sources, files, duplicates = [], [], [], [], []
@@ -43,7 +45,8 @@ def build_batch_rows(
             "topic": article.topic, "word_count": enrichment.word_count,
             "language": enrichment.language, "format": article.format,
             "source_path": result.ref.path, "file_sha256": result.sha256, "run_id": run_id,
-            "ingested_at": now,
+            "ingested_at": now, "url": article.url, "source_domain": article.source_domain,
+            "summary_only": article.summary_only,
         })
         entities.extend(
             {"article_id": article_id, "text": e.text, "name": e.name, "label": e.label,
@@ -64,6 +67,7 @@ def build_batch_rows(
         files.append(file_row(mark.file, "duplicate", mark.article_id, None))
     for result in batch.rejected:
         files.append(file_row(result, "rejected", None, result.rejection))
+    files.extend(file_row(container, "container", None, None) for container in containers)
     return {
         "articles": pa.Table.from_pylist(articles, schema.ARTICLES),
         "entities": pa.Table.from_pylist(entities, schema.ENTITIES),

@@ -88,7 +88,11 @@ _TIME_ZONES: dict[str, tzinfo] = {
 
 def parse_document(text: str) -> Article:
     """Parse decoded text into an Article; raise Rejected when it holds no article body."""
-    article = _parse_layout(text)
+    return limit_body(_parse_layout(text))
+
+
+def limit_body(article: Article) -> Article:
+    """`article`, unless its body is too long to be one (raises Rejected)."""
     if len(article.body) > MAX_BODY_CHARS:
         raise Rejected(f"too long for an article ({len(article.body):,} characters > {MAX_BODY_CHARS:,} limit)")
     return article
@@ -115,22 +119,9 @@ def _looks_like_html_document(text: str) -> bool:
 
 
 def _parse_html(text: str) -> Article:
-    import trafilatura  # heavy import, paid only by HTML files
+    from tasks.formats.html import article_from_html
 
-    # Precision over recall: a page's menus and footers must not pass for an article.
-    document = trafilatura.bare_extraction(
-        text, with_metadata=True, include_comments=False, include_images=False, favor_precision=True
-    )
-    if document is None:
-        raise Rejected("html page with no article text")
-    title = _clean_line(document.title or "") or None
-    # trafilatura puts one block per line; make them paragraphs like the other layouts.
-    paragraphs = [_clean_line(line) for line in (document.text or "").splitlines() if line.strip()]
-    if paragraphs and paragraphs[0] == title:  # the page's <h1> repeats the title
-        del paragraphs[0]
-    if not paragraphs:
-        raise Rejected("html page with no article text")
-    return Article(body="\n\n".join(paragraphs), format="html", title=title)
+    return article_from_html(text)
 
 
 # --- Newser -----------------------------------------------------------------------------------

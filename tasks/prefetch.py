@@ -33,7 +33,8 @@ def prefetch_first_batch(settings) -> None:
         known = known_files_in_inbox(con, settings.seeds) if con else KnownFiles()
         scan = scan_inbox(settings.seeds, known.stats, settings.min_file_age_seconds)
         batch = scan.candidates[: settings.batch_size]
-        results, _ = read_and_parse(settings.seeds, batch, known.contents, settings.max_file_bytes)
+        results, _ = read_and_parse(settings.seeds, batch, known.contents, settings.max_file_bytes,
+                                    max_records=settings.batch_size, formats=settings.formats)
         in_lake = (lambda ids: existing_article_ids(con, ids)) if con else (lambda ids: set())
         exact = split_exact_duplicates(results, in_lake)
     finally:

@@ -33,7 +33,7 @@ class Article:
     """One parsed article. Fields a layout does not carry are None, never invented."""
 
     body: str
-    format: str  # which layout parsed it: "newser", "plain", "html"
+    format: str  # which path produced it: "newser", "plain", "html", "json", "feed", "warc"
     title: str | None = None
     dek: str | None = None
     alt_title: str | None = None
@@ -43,6 +43,9 @@ class Article:
     image_caption: str | None = None
     image_credit: str | None = None
     topic: str | None = None
+    url: str | None = None  # where the article was published (canonical link, record URL)
+    source_domain: str | None = None  # host of `url`, or the domain the record names
+    summary_only: bool = False  # a feed entry that carried only its summary: the body is that summary
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ ARTICLES = pa.schema(
         ("file_sha256", pa.string()),
         ("run_id", pa.string()),
         ("ingested_at", UTC_TIMESTAMP),
+        ("url", pa.string()),
+        ("source_domain", pa.string()),
+        ("summary_only", pa.bool_()),  # a feed entry with no full content: the body is its summary
     ]
 )
 
@@ -94,7 +97,7 @@ FILES = pa.schema(
         ("sha256", pa.string()),  # NULL only for files that could not be read
         ("size", pa.int64()),
         ("mtime_ns", pa.int64()),  # with path and size, lets an unchanged folder skip hashing
-        ("status", pa.string()),  # "ingested" | "duplicate" | "rejected"
+        ("status", pa.string()),  # "ingested" | "duplicate" | "rejected" | "container" (records have path#n rows)
         ("reason", pa.string()),
         ("article_id", pa.string()),
         ("run_id", pa.string()),

@@ -2,8 +2,8 @@
 
 Real flow runs through Prefect on a real DuckLake. Faults are injected at our own seams (the
 `tasks.lake.commit_batch` wrapper as `tasks.commit` calls it, `tasks.lake.landed_snapshot`,
-`tasks.read.parse_document`), or are real: the SQLite catalog locked by another process. The
-retries are read back from Prefect's task run state history.
+`tasks.formats.records.parse_document`), or are real: the SQLite catalog locked by another process.
+The retries are read back from Prefect's task run state history.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from uuid import UUID
 import pytest
 
 import tasks.commit
+import tasks.formats.records
 import tasks.lake
-import tasks.read
 from tasks.lake import CATALOG_FILE, LakeBusy, batch_stamp, open_lake
 from tests.conftest import lake_rows
 
@@ -151,14 +151,14 @@ def test_fault_disk_full_at_commit_is_retried(inbox, lake_dir, monkeypatch):
 def test_fault_parser_exception_rejects_only_that_file(inbox, lake_dir, monkeypatch):
     weird = inbox / "weird.txt"
     weird.write_text("A weird file\n\nWhose layout trips the parser over.\n")
-    real_parse = tasks.read.parse_document
+    real_parse = tasks.formats.records.parse_document
 
     def parse_document(text: str):
         if "trips the parser" in text:
             raise IndexError("list index out of range")
         return real_parse(text)
 
-    monkeypatch.setattr(tasks.read, "parse_document", parse_document)
+    monkeypatch.setattr(tasks.formats.records, "parse_document", parse_document)
     summary = run_ingest(inbox, lake_dir)
     assert summary.status == "completed" and summary.articles_new == 33
     assert lake_rows(lake_dir, "SELECT status, reason FROM files WHERE path = 'weird.txt'") == [

@@ -1,0 +1,41 @@
+"""What the lake already holds of the records of a run's multi-record files.
+
+A container that changed, or whose ingest was interrupted, is read again; a record whose
+(`<path>#<n>`, sha256) the lake holds is skipped before it is parsed (tasks.read.RecordStream). One
+query per run finds the candidates that have any record rows; only those are asked for their
+records, so a run of new files costs one query, not one per file.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+import sql
+from tasks.retry import retry_if_transient
+
+
+class KnownRecords:
+    """Callable: container path -> {(record path, sha256)} the lake holds for it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, candidate_paths: list[str]):
+        self._con = con
+        con.register("candidate_paths", pa.table({"path": pa.array(candidate_paths, pa.string())}))
+        try:
+            self._with_records = {row[0] for row in con.execute(sql.load("containers_with_records")).fetchall()}
+        finally:
+            con.unregister("candidate_paths")
+
+    def __call__(self, container: str) -> set[tuple[str, str]]:
+        if container not in self._with_records:
+            return set()
+        rows = self._con.execute(sql.load("known_records_of_container"), {"container": container}).fetchall()
+        return set(rows)
+
+
+@task(name="load-known-records", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
+      retry_condition_fn=retry_if_transient)
+def known_records_task(con: duckdb.DuckDBPyConnection, candidate_paths: list[str]) -> KnownRecords:
+    return KnownRecords(con, candidate_paths)
