@@ -8,6 +8,7 @@ before that batch and the next run redoes it.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +25,7 @@ from tasks.inflight import dedup_task
 from tasks.known import discover_task, known_files_in_inbox_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
-from tasks.ner import NerJob, start_shared_workers
+from tasks.ner import NerJob, NerPool
 from tasks.progress import RunProgress
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadResult, read_and_parse_task
 from tasks.run_history import INGEST_FLOW, RunSummary
@@ -65,18 +66,22 @@ class _BatchInNer:
 
 
 @flow(name=FLOW_NAME)
-def ingest(settings: IngestSettings = IngestSettings()) -> RunSummary:
+def ingest(settings: IngestSettings = IngestSettings(), ner: NerPool | None = None) -> RunSummary:
+    """`ner` is the NER worker pool its owner keeps across runs (the CLI, the watcher); a run given
+    none, as a deployment's is, starts its own and closes it when it ends."""
     logger = get_run_logger()
-    # Held from discovery to the last commit: two runs must not both decide a file is new.
-    with writer_lock(settings.lake, settings.writer_lock_timeout_seconds,
-                     on_wait=lambda holder: logger.info("waiting for %s to finish writing the lake", holder)):
-        return _ingest_holding_writer_lock(settings, logger)
+    with nullcontext(ner) if ner is not None else NerPool() as pool:
+        # Held from discovery to the last commit: two runs must not both decide a file is new.
+        with writer_lock(settings.lake, settings.writer_lock_timeout_seconds,
+                         on_wait=lambda holder: logger.info("waiting for %s to finish writing the lake", holder)):
+            return _ingest_holding_writer_lock(settings, pool, logger)
 
 
-def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
+def _ingest_holding_writer_lock(settings: IngestSettings, ner: NerPool, logger) -> RunSummary:
     summary = RunSummary(run_id=str(flow_run.id), started_at=_utcnow())
     mentions: Counter = Counter()  # (name, label) -> mentions in the new articles, for the artifact
     con = open_lake(settings.lake)
+    in_ner: _BatchInNer | None = None
     try:
         # quote(): a task argument that is a collection is otherwise walked by Prefect, element by
         # element, looking for futures (of which there are none here): a visible share of a run's CPU.
@@ -104,23 +109,23 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
         # Batch k+1 is read, deduplicated (against the lake and batch k) and queued for NER while
         # batch k is still in NER: the workers go from one batch to the next without waiting for
         # a commit. Batch k commits before batch k+2 is deduplicated.
-        in_ner: _BatchInNer | None = None
         for batch_no, start in enumerate(range(0, len(candidates), settings.batch_size)):
             batch = candidates[start : start + settings.batch_size]
             results, touched = read_and_parse_task(settings.seeds, quote(batch), quote(known.contents),
                                                    settings.max_file_bytes)
             deduped = dedup_task(con, quote(results), quote(in_ner.deduped if in_ner else None), settings.near_dedup)
             bodies = [result.article.body for result, _ in deduped.new]
-            queued = _BatchInNer(batch_no, start + len(batch), deduped, touched, bodies,
-                                 start_shared_workers().submit(bodies))
-            if in_ner is not None:
-                finish(in_ner)
-            in_ner = queued
+            previous, in_ner = in_ner, _BatchInNer(batch_no, start + len(batch), deduped, touched, bodies,
+                                                   ner.submit(bodies))
+            if previous is not None:
+                finish(previous)
         if in_ner is not None:
             finish(in_ner)
         summary.status = "completed"
     except BaseException:
         summary.status = "failed"
+        if in_ner is not None:  # its chunks still queued are the failed run's: dropped, not served later
+            in_ner.job.cancel()
         raise
     finally:
         summary.finished_at = _utcnow()

@@ -85,40 +85,33 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     server = reserve_temporary_server()  # before Prefect is imported
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
-    # Forked before any thread exists; they load the model (at low priority) meanwhile too.
-    workers = start_workers()
     seeds, lake = seeds.resolve(), lake.resolve()
     unchanged_run = record_run_if_unchanged(seeds, lake)
     if unchanged_run is not None:
         # A directory scan and one runs row: no flow run, no NER, the server killed unused.
-        workers.close()
         if server is not None:
             server.abandon()
         typer.echo(f"newslake ingest: nothing new in {seeds}")
         print_summary(unchanged_run)
         return
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from tasks.ner import NerPool
 
-    from flows.ingest import IngestSettings, ingest as ingest_flow
-    from tasks.prefetch import prefetch_first_batch
+    # The workers load the model (at low priority) while the server boots and Prefect is imported.
+    with NerPool() as ner:
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
-    if server is not None:
-        prefetch_first_batch(settings)  # NER starts while the server finishes booting
-        server.wait_until_healthy()
-    # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
-    # their thread adds up to a second to the end of the run.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar():
-        summary = ingest_flow(settings)
+        from flows.ingest import IngestSettings, ingest as ingest_flow
+        from tasks.prefetch import prefetch_first_batch
+
+        settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
+        if server is not None:
+            prefetch_first_batch(settings, ner)  # NER starts while the server finishes booting
+            server.wait_until_healthy()
+        # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
+        # their thread adds up to a second to the end of the run.
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar():
+            summary = ingest_flow(settings, ner=ner)
     print_summary(summary)
-
-
-def start_workers():
-    """Start the NER workers, before any thread exists: they load the model while the server and
-    the flow start."""
-    from tasks.ner import start_shared_workers
-
-    return start_shared_workers()
 
 
 def record_run_if_unchanged(seeds: Path, lake: Path):
@@ -237,24 +230,27 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
 
     use_project_prefect_home()
     server = reserve_temporary_server()  # before Prefect is imported
-    start_workers()
     if server is not None:
         server.start()
-    from newslake.watch import WatchSettings, watch_inbox
+    from tasks.ner import NerPool
 
-    # Prefect has configured the root logger by now; the watcher's own lines get a handler of their own.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s",
-                                           datefmt="%H:%M:%S"))
-    watch_logger = logging.getLogger("newslake.watch")
-    watch_logger.addHandler(handler)
-    watch_logger.setLevel(logging.INFO)
-    watch_logger.propagate = False
-    typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
-    if server is not None:
-        server.wait_until_healthy()
-    watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), settle_seconds=settle_seconds,
-                              rescan_seconds=rescan_seconds, batch_size=batch_size))
+    with NerPool() as ner:  # the model loads while the server boots
+        from newslake.watch import WatchSettings, watch_inbox
+
+        # Prefect has configured the root logger by now; newslake's own lines (the watcher's, the NER
+        # pool's) get a handler of their own.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s",
+                                               datefmt="%H:%M:%S"))
+        newslake_logger = logging.getLogger("newslake")
+        newslake_logger.addHandler(handler)
+        newslake_logger.setLevel(logging.INFO)
+        newslake_logger.propagate = False
+        typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
+        if server is not None:
+            server.wait_until_healthy()
+        watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), settle_seconds=settle_seconds,
+                                  rescan_seconds=rescan_seconds, batch_size=batch_size), ner)
 
 
 @app.command()

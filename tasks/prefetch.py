@@ -5,7 +5,7 @@ This runs the flow's own first steps as plain functions (discover, read and pars
 against the lake, near dedup within the batch, read-only) and queues the new stories' bodies for
 NER. The flow then does all of it again, under the writer lock, with near dedup against the lake's
 history too, and takes its NER results from this job when its first batch's new bodies are among
-these, in the same order (tasks.ner.NerWorkers.prefetch): NER depends on the body alone, so nothing
+these, in the same order (tasks.ner.NerPool.prefetch): NER depends on the body alone, so nothing
 the flow decides can differ. The history join is left to the flow because it reads every band key
 of the lake (about a second of CPU at a million articles), and running it twice would cost more
 than the NER of the rare story that turns out to be a near copy of an old one. If the lake changed
@@ -19,12 +19,12 @@ from tasks.discover import KnownFiles, scan_inbox
 from tasks.known import known_files_in_inbox
 from tasks.lake import LakeNotFound, open_lake
 from tasks.near_dedup import split_near_duplicates
-from tasks.ner import start_shared_workers
+from tasks.ner import NerPool
 from tasks.read import read_and_parse
 
 
-def prefetch_first_batch(settings) -> None:
-    """Queue the NER of the first batch `settings` (flows.ingest.IngestSettings) would ingest."""
+def prefetch_first_batch(settings, ner: NerPool) -> None:
+    """Queue in `ner` the NER of the first batch `settings` (flows.ingest.IngestSettings) would ingest."""
     try:
         con = open_lake(settings.lake, read_only=True)
     except LakeNotFound:  # a new lake: nothing to skip, nothing to be a duplicate of
@@ -40,4 +40,4 @@ def prefetch_first_batch(settings) -> None:
         if con:
             con.close()
     deduped = split_near_duplicates(exact, lambda band_keys: {}, settings.near_dedup)
-    start_shared_workers().prefetch([result.article.body for result, _ in deduped.new])
+    ner.prefetch([result.article.body for result, _ in deduped.new])

@@ -186,10 +186,10 @@ def test_fault_ner_persistent_fails_run_without_that_batch(inbox, lake_dir, monk
 
 
 def test_ner_worker_error_belongs_to_its_job_and_names_its_type():
-    from tasks.ner import NerFailed, NerWorkers
+    from tasks.ner import NerFailed, NerPool
     from tasks.retry import is_bug
 
-    workers = NerWorkers(processes=1, chunk_size=1)
+    workers = NerPool(processes=1, chunk_size=1)
     try:
         too_long = workers.submit(["word " * 250_000])  # spaCy refuses over 1,000,000 chars: a ValueError
         fine = workers.submit(["Vladimir Putin met Joe Biden in Geneva."])
