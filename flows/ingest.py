@@ -22,7 +22,7 @@ from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
 from tasks.enrich import enrich_task
 from tasks.inflight import dedup_task
-from tasks.known import discover_task, known_files_in_inbox_task
+from tasks.discover_task import discover_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, NerPool
@@ -86,8 +86,8 @@ def _ingest_holding_writer_lock(settings: IngestSettings, ner: NerPool, logger) 
         # quote(): a task argument that is a collection is otherwise walked by Prefect, element by
         # element, looking for futures (of which there are none here): a visible share of a run's CPU.
         record_run_start_task(con, quote(summary), FLOW_NAME)
-        known = known_files_in_inbox_task(con, settings.seeds)
-        scan = discover_task(settings.seeds, quote(known), settings.min_file_age_seconds)
+        discovery = discover_task(con, settings.seeds, settings.min_file_age_seconds)
+        scan, known = discovery.scan, discovery.known
         summary.files_seen, summary.files_unchanged = scan.seen, scan.unchanged
         logger.info("%d files in %s, %d new or changed", scan.seen, settings.seeds, len(scan.candidates))
         if scan.settling:

@@ -86,7 +86,7 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
     seeds, lake = seeds.resolve(), lake.resolve()
-    unchanged_run = record_run_if_unchanged(seeds, lake)
+    discovery, unchanged_run = discover_or_record_unchanged(seeds, lake)
     if unchanged_run is not None:
         # A directory scan and one runs row: no flow run, no NER, the server killed unused.
         if server is not None:
@@ -105,7 +105,7 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
 
         settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
         if server is not None:
-            prefetch_first_batch(settings, ner)  # NER starts while the server finishes booting
+            prefetch_first_batch(settings, discovery, ner)  # NER starts while the server finishes booting
             server.wait_until_healthy()
         # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
         # their thread adds up to a second to the end of the run.
@@ -114,33 +114,22 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     print_summary(summary)
 
 
-def record_run_if_unchanged(seeds: Path, lake: Path):
-    """When the lake has seen every file in `seeds` as it is now, record that run (a RunSummary)
-    and return it; None when there is anything to do (or no lake yet). One SQL anti-join of the
-    scan against the `files` table, whatever the size of the lake, and no Prefect import."""
-    import pyarrow as pa
-
-    import sql
-    from tasks.discover import scan_inbox
+def discover_or_record_unchanged(seeds: Path, lake: Path):
+    """What is new in `seeds` (a tasks.discover.Discovery, by the discovery the flow runs too), and,
+    when nothing is, the run recorded in the lake (a RunSummary; else None). One walk of the inbox
+    and one query of the lake's `files` table, and no Prefect import."""
+    from tasks.discover import discover
     from tasks.lake import CATALOG_FILE, open_lake
     from tasks.run_history import record_unchanged_run
     from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
     if not (lake / CATALOG_FILE).exists():
-        return None
-    scan = scan_inbox(seeds, known=set())
-    if scan.settling:
-        return None
-    refs = [candidate.ref for candidate in scan.candidates]
-    inbox_files = pa.table({"path": pa.array([r.path for r in refs], pa.string()),
-                            "size": pa.array([r.size for r in refs], pa.int64()),
-                            "mtime_ns": pa.array([r.mtime_ns for r in refs], pa.int64())})
+        return discover(None, seeds), None
     with writer_lock(lake, DEFAULT_TIMEOUT_SECONDS):
         con = open_lake(lake)
         try:
-            con.register("inbox_files", inbox_files)
-            unseen = con.execute(sql.load("unseen_inbox_files")).fetchone()[0]
-            return None if unseen else record_unchanged_run(con, len(refs))
+            discovery = discover(con, seeds)
+            return discovery, record_unchanged_run(con, discovery.scan.seen) if discovery.nothing_new else None
         finally:
             con.close()
 
