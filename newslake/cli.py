@@ -86,7 +86,7 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
     seeds, lake = seeds.resolve(), lake.resolve()
-    discovery, unchanged_run = discover_or_record_unchanged(seeds, lake)
+    unchanged_run = record_run_if_unchanged(seeds, lake)
     if unchanged_run is not None:
         # A directory scan and one runs row: no flow run, no NER, the server killed unused.
         if server is not None:
@@ -101,11 +101,9 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
         from flows.ingest import IngestSettings, ingest as ingest_flow
-        from tasks.prefetch import prefetch_first_batch
 
         settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
         if server is not None:
-            prefetch_first_batch(settings, discovery, ner)  # NER starts while the server finishes booting
             server.wait_until_healthy()
         # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
         # their thread adds up to a second to the end of the run.
@@ -114,22 +112,22 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     print_summary(summary)
 
 
-def discover_or_record_unchanged(seeds: Path, lake: Path):
-    """What is new in `seeds` (a tasks.discover.Discovery, by the discovery the flow runs too), and,
-    when nothing is, the run recorded in the lake (a RunSummary; else None). One walk of the inbox
-    and one query of the lake's `files` table, and no Prefect import."""
+def record_run_if_unchanged(seeds: Path, lake: Path):
+    """When the lake has seen every file in `seeds` as it is now, record that run (a RunSummary)
+    and return it; None when there is anything to do (or no lake yet). The discovery the flow runs
+    too (one walk of the inbox, one query of the lake's `files` table), and no Prefect import."""
     from tasks.discover import discover
     from tasks.lake import CATALOG_FILE, open_lake
     from tasks.run_history import record_unchanged_run
     from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
     if not (lake / CATALOG_FILE).exists():
-        return discover(None, seeds), None
+        return None
     with writer_lock(lake, DEFAULT_TIMEOUT_SECONDS):
         con = open_lake(lake)
         try:
             discovery = discover(con, seeds)
-            return discovery, record_unchanged_run(con, discovery.scan.seen) if discovery.nothing_new else None
+            return record_unchanged_run(con, discovery.scan.seen) if discovery.nothing_new else None
         finally:
             con.close()
 

@@ -119,23 +119,18 @@ class _Worker:
 
 
 class NerJob:
-    """The entities of one submitted list of bodies, in order, as the workers deliver them; or of
-    those of them at `positions` (ascending), when another list turned out to need only those."""
+    """The entities of one submitted list of bodies, in order, as the workers deliver them."""
 
-    def __init__(self, pool: NerPool, futures: list[Future], positions: list[int] | None = None):
+    def __init__(self, pool: NerPool, futures: list[Future]):
         self.pool = pool
         self._futures = futures
-        self._positions = positions
 
     def entities(self) -> Iterator[list[RawEntity]]:
         """Entities of each body, in submission order; yields a chunk's as soon as it is done.
         Raises NerFailed if a chunk failed, after cancelling the job's chunks still queued."""
-        wanted = None if self._positions is None else set(self._positions)
         try:
-            delivered = (found for future in self._futures for found in future.result())
-            for position, found in enumerate(delivered):
-                if wanted is None or position in wanted:
-                    yield found
+            for future in self._futures:
+                yield from future.result()
         except BaseException:
             self.cancel()
             raise
@@ -145,22 +140,6 @@ class NerJob:
         for future in self._futures:
             future.cancel()
 
-    def subset(self, positions: list[int]) -> NerJob:
-        return NerJob(self.pool, self._futures, positions)
-
-
-def _positions_in(submitted: list[str], bodies: list[str]) -> list[int] | None:
-    """Where each of `bodies` is in `submitted`, if `bodies` is `submitted` with some left out (in
-    the same order); else None."""
-    positions, start = [], 0
-    for body in bodies:
-        while start < len(submitted) and submitted[start] != body:
-            start += 1
-        if start == len(submitted):
-            return None
-        positions.append(start)
-        start += 1
-    return positions
 
 
 class NerPool:
@@ -177,8 +156,8 @@ class NerPool:
         self._queue_lock = threading.Lock()
         self._wake_reader, self._wake_writer = os.pipe()
         self._workers: list[_Worker] = []
-        self._prefetched: tuple[list[str], NerJob] | None = None
         self._closed = False
+        self._broken: NerFailed | None = None  # why the pool's thread stopped, if it did
         # Starting the workers waits for the forkserver's model load: the pool's thread does it.
         self._thread = threading.Thread(target=self._run, name="newslake-ner-pool", daemon=True)
         self._thread.start()
@@ -191,24 +170,15 @@ class NerPool:
 
     # -- the owner's side ----------------------------------------------------------------------
 
-    def prefetch(self, bodies: list[str]) -> None:
-        """Queue `bodies` now, before anyone asks: the next `submit` of these bodies, or of these
-        with some left out, gets this job's results (NER is a function of the body alone)."""
-        self._prefetched = (bodies, self.submit(bodies))
-
     def submit(self, bodies: list[str]) -> NerJob:
         """Queue `bodies` for NER and return at once."""
         if self._closed:
             raise RuntimeError("the NER pool is closed")
-        prefetched, self._prefetched = self._prefetched, None
-        if prefetched is not None:
-            positions = _positions_in(prefetched[0], bodies)
-            if positions is not None:
-                return prefetched[1].subset(positions)
-            prefetched[1].cancel()
         chunks = [_Chunk(bodies[start : start + self._chunk_size], Future())
                   for start in range(0, len(bodies), self._chunk_size)]
         with self._queue_lock:
+            if self._broken is not None:
+                raise self._broken
             self._queue.extend(chunks)
         os.write(self._wake_writer, b"\0")
         return NerJob(self, [chunk.future for chunk in chunks])
@@ -246,6 +216,19 @@ class NerPool:
     # -- the pool's thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._serve_chunks()
+        except BaseException as exc:  # a pool that cannot go on fails its jobs rather than leave them waiting
+            broken = NerFailed(type(exc).__name__, f"the NER pool stopped: {exc}")
+            with self._queue_lock:
+                self._broken = broken
+                waiting, self._queue = list(self._queue), deque()
+            for chunk in waiting + [worker.chunk for worker in self._workers if worker.chunk is not None]:
+                if not chunk.future.done():
+                    chunk.future.set_exception(broken)
+            raise
+
+    def _serve_chunks(self) -> None:
         for _ in range(self.processes):
             if self._closed:
                 return

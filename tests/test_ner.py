@@ -159,16 +159,3 @@ def test_ner_pool_close_leaves_no_process_and_fails_waiting_jobs():
         pool.submit(BODIES)
     pool.close()  # idempotent
 
-
-def test_prefetched_job_serves_a_submit_of_some_of_its_bodies(pool):
-    """The flow's first batch may drop stories the prefetch queued (near copies of the lake's
-    history): it gets those of the prefetched results it asks for, in order, and no new job."""
-    pool.prefetch(BODIES[:9])
-    kept = [BODIES[1], BODIES[4], BODIES[5], BODIES[8]]
-    job = pool.submit(kept)
-    assert list(job.entities()) == in_process_entities(kept)
-    assert list(pool.submit(BODIES[9:]).entities()) == in_process_entities(BODIES[9:])  # the next job: its own
-
-    pool.prefetch(BODIES[:3])
-    reordered = [BODIES[2], BODIES[0]]  # not the prefetch with some left out: a job of its own
-    assert list(pool.submit(reordered).entities()) == in_process_entities(reordered)
