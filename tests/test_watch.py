@@ -232,7 +232,11 @@ def test_watch_process_ingests_drops_and_slow_writer_then_stops_on_sigterm(tmp_p
     finally:
         watcher.send_signal(signal.SIGTERM)
         stopped_at = time.monotonic()
-        returncode = watcher.wait(timeout=30)
+        try:
+            returncode = watcher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            watcher.kill()  # never left running by a failed test (its NER pool sees its pipe close and exits)
+            raise
     assert returncode == 0, log.read_text()
     assert time.monotonic() - stopped_at < 10
     assert "stopped after" in log.read_text()
