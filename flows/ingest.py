@@ -8,7 +8,7 @@ before that batch and the next run redoes it.
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import count
@@ -23,13 +23,13 @@ from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
 from tasks.enrich import enrich_task
 from tasks.batch_dedup import dedup_task
+from tasks.discover_task import discover_task
 from tasks.formats.known_records import known_records_task
 from tasks.formats.settings import FormatSettings
 from tasks.identity import identity_rows_task
-from tasks.known import discover_task, known_files_in_inbox_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
-from tasks.ner import NerJob, start_shared_workers
+from tasks.ner import NerJob, NerPool
 from tasks.progress import RunProgress
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadBatch, RecordStream, read_batch_task
 from tasks.run_history import INGEST_FLOW, RunSummary
@@ -71,24 +71,28 @@ class _BatchInNer:
 
 
 @flow(name=FLOW_NAME)
-def ingest(settings: IngestSettings = IngestSettings()) -> RunSummary:
+def ingest(settings: IngestSettings = IngestSettings(), ner: NerPool | None = None) -> RunSummary:
+    """`ner` is the NER worker pool its owner keeps across runs (the CLI, the watcher); a run given
+    none, as a deployment's is, starts its own and closes it when it ends."""
     logger = get_run_logger()
-    # Held from discovery to the last commit: two runs must not both decide a file is new.
-    with writer_lock(settings.lake, settings.writer_lock_timeout_seconds,
-                     on_wait=lambda holder: logger.info("waiting for %s to finish writing the lake", holder)):
-        return _ingest_holding_writer_lock(settings, logger)
+    with nullcontext(ner) if ner is not None else NerPool() as pool:
+        # Held from discovery to the last commit: two runs must not both decide a file is new.
+        with writer_lock(settings.lake, settings.writer_lock_timeout_seconds,
+                         on_wait=lambda holder: logger.info("waiting for %s to finish writing the lake", holder)):
+            return _ingest_holding_writer_lock(settings, pool, logger)
 
 
-def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
+def _ingest_holding_writer_lock(settings: IngestSettings, ner: NerPool, logger) -> RunSummary:
     summary = RunSummary(run_id=str(flow_run.id), started_at=_utcnow())
     mentions: Counter = Counter()  # (name, label) -> mentions in the new articles, for the artifact
     con = open_lake(settings.lake)
+    in_ner: _BatchInNer | None = None
     try:
         # quote(): a task argument that is a collection is otherwise walked by Prefect, element by
         # element, looking for futures (of which there are none here): a visible share of a run's CPU.
         record_run_start_task(con, quote(summary), FLOW_NAME)
-        known = known_files_in_inbox_task(con, settings.seeds)
-        scan = discover_task(settings.seeds, quote(known), settings.min_file_age_seconds)
+        discovery = discover_task(con, settings.seeds, settings.min_file_age_seconds)
+        scan, known = discovery.scan, discovery.known
         summary.files_seen, summary.files_unchanged = scan.seen, scan.unchanged
         logger.info("%d files in %s, %d new or changed", scan.seen, settings.seeds, len(scan.candidates))
         if scan.settling:
@@ -113,7 +117,6 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
         # batch k is still in NER: the workers go from one batch to the next without waiting for
         # a commit. Batch k commits before batch k+2 is deduplicated.
         # A batch is `batch_size` records: a multi-record file (JSONL, feed, WARC) spreads over batches.
-        in_ner: _BatchInNer | None = None
         known_records = known_records_task(con, quote([candidate.ref.path for candidate in candidates]))
         with closing(RecordStream(settings.seeds, candidates, known.contents, known_records,
                                   settings.max_file_bytes, settings.formats)) as stream:
@@ -124,15 +127,16 @@ def _ingest_holding_writer_lock(settings: IngestSettings, logger) -> RunSummary:
                 deduped = dedup_task(con, quote(read.results), quote(in_ner.deduped if in_ner else None),
                                      settings.near_dedup)
                 bodies = [result.article.body for result, _ in deduped.new]
-                queued = _BatchInNer(batch_no, read, deduped, bodies, start_shared_workers().submit(bodies))
-                if in_ner is not None:
-                    finish(in_ner)
-                in_ner = queued
+                previous, in_ner = in_ner, _BatchInNer(batch_no, read, deduped, bodies, ner.submit(bodies))
+                if previous is not None:
+                    finish(previous)
         if in_ner is not None:
             finish(in_ner)
         summary.status = "completed"
     except BaseException:
         summary.status = "failed"
+        if in_ner is not None:  # its chunks still queued are the failed run's: dropped, not served later
+            in_ner.job.cancel()
         raise
     finally:
         summary.finished_at = _utcnow()

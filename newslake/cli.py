@@ -91,69 +91,49 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     server = reserve_temporary_server()  # before Prefect is imported
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
-    # Forked before any thread exists; they load the model (at low priority) meanwhile too.
-    workers = start_workers()
     seeds, lake = seeds.resolve(), lake.resolve()
     unchanged_run = record_run_if_unchanged(seeds, lake)
     if unchanged_run is not None:
         # A directory scan and one runs row: no flow run, no NER, the server killed unused.
-        workers.close()
         if server is not None:
             server.abandon()
         typer.echo(f"newslake ingest: nothing new in {seeds}")
         print_summary(unchanged_run)
         return
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from tasks.ner import NerPool
 
-    from flows.ingest import IngestSettings, ingest as ingest_flow
-    from tasks.prefetch import prefetch_first_batch
+    # The workers load the model (at low priority) while the server boots and Prefect is imported.
+    with NerPool() as ner:
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
-    if server is not None:
-        prefetch_first_batch(settings)  # NER starts while the server finishes booting
-        server.wait_until_healthy()
-    # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
-    # their thread adds up to a second to the end of the run.
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar():
-        summary = ingest_flow(settings)
+        from flows.ingest import IngestSettings, ingest as ingest_flow
+
+        settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
+        if server is not None:
+            server.wait_until_healthy()
+        # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
+        # their thread adds up to a second to the end of the run.
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar():
+            summary = ingest_flow(settings, ner=ner)
     print_summary(summary)
-
-
-def start_workers():
-    """Start the NER workers, before any thread exists: they load the model while the server and
-    the flow start."""
-    from tasks.ner import start_shared_workers
-
-    return start_shared_workers()
 
 
 def record_run_if_unchanged(seeds: Path, lake: Path):
     """When the lake has seen every file in `seeds` as it is now, record that run (a RunSummary)
-    and return it; None when there is anything to do (or no lake yet). One SQL anti-join of the
-    scan against the `files` table, whatever the size of the lake, and no Prefect import."""
-    import pyarrow as pa
-
-    import sql
-    from tasks.discover import scan_inbox
+    and return it; None when there is anything to do (or no lake yet). The discovery the flow runs
+    too (one walk of the inbox, one query of the lake's `files` table), and no Prefect import."""
+    from tasks.discover import discover
     from tasks.lake import CATALOG_FILE, open_lake
     from tasks.run_history import record_unchanged_run
     from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
     if not (lake / CATALOG_FILE).exists():
         return None
-    scan = scan_inbox(seeds, known=set())
-    if scan.settling:
-        return None
-    refs = [candidate.ref for candidate in scan.candidates]
-    inbox_files = pa.table({"path": pa.array([r.path for r in refs], pa.string()),
-                            "size": pa.array([r.size for r in refs], pa.int64()),
-                            "mtime_ns": pa.array([r.mtime_ns for r in refs], pa.int64())})
     with writer_lock(lake, DEFAULT_TIMEOUT_SECONDS):
         con = open_lake(lake)
         try:
-            con.register("inbox_files", inbox_files)
-            unseen = con.execute(sql.load("unseen_inbox_files")).fetchone()[0]
-            return None if unseen else record_unchanged_run(con, len(refs))
+            discovery = discover(con, seeds)
+            return record_unchanged_run(con, discovery.scan.seen) if discovery.nothing_new else None
         finally:
             con.close()
 
@@ -304,24 +284,27 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
 
     use_project_prefect_home()
     server = reserve_temporary_server()  # before Prefect is imported
-    start_workers()
     if server is not None:
         server.start()
-    from newslake.watch import WatchSettings, watch_inbox
+    from tasks.ner import NerPool
 
-    # Prefect has configured the root logger by now; the watcher's own lines get a handler of their own.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s",
-                                           datefmt="%H:%M:%S"))
-    watch_logger = logging.getLogger("newslake.watch")
-    watch_logger.addHandler(handler)
-    watch_logger.setLevel(logging.INFO)
-    watch_logger.propagate = False
-    typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
-    if server is not None:
-        server.wait_until_healthy()
-    watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), settle_seconds=settle_seconds,
-                              rescan_seconds=rescan_seconds, batch_size=batch_size))
+    with NerPool() as ner:  # the model loads while the server boots
+        from newslake.watch import WatchSettings, watch_inbox
+
+        # Prefect has configured the root logger by now; newslake's own lines (the watcher's, the NER
+        # pool's) get a handler of their own.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s",
+                                               datefmt="%H:%M:%S"))
+        newslake_logger = logging.getLogger("newslake")
+        newslake_logger.addHandler(handler)
+        newslake_logger.setLevel(logging.INFO)
+        newslake_logger.propagate = False
+        typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
+        if server is not None:
+            server.wait_until_healthy()
+        watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), settle_seconds=settle_seconds,
+                                  rescan_seconds=rescan_seconds, batch_size=batch_size), ner)
 
 
 @app.command()

@@ -12,8 +12,9 @@ writing (tasks.open_files); the flow applies the same rule in discovery, so a fi
 wait for is still never ingested half-written.
 
 Everything happens in this one long-lived process: Prefect's temporary API server is started once and
-the NER workers load spaCy's model once (tasks.ner), so each later run pays only its own work. No Prefect
-server is needed; with PREFECT_API_URL set the runs go to that server instead.
+the NER pool (tasks.ner) loads spaCy's model once and is handed to every run, so each later run pays only
+its own work; the pool replaces a worker that dies and logs it. No Prefect server is needed; with
+PREFECT_API_URL set the runs go to that server instead.
 
 Stopping: the first SIGINT/SIGTERM stops new runs; a run in flight gets `grace_seconds` to finish and is
 then interrupted, which rolls back its open batch (each batch is one DuckLake transaction). A second
@@ -30,12 +31,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchfiles import Change, watch
 
 from tasks.discover import is_ignored
 from tasks.open_files import held_for_writing
+
+if TYPE_CHECKING:
+    from tasks.ner import NerPool
 
 logger = logging.getLogger("newslake.watch")
 
@@ -173,17 +179,18 @@ class Watcher:
         logger.info("stopped after %d runs", self.runs)
 
 
-def run_ingest_flow(settings: WatchSettings) -> object:
-    """One ingest flow run over the whole inbox, for files that have settled."""
+def run_ingest_flow(ner: NerPool, settings: WatchSettings) -> object:
+    """One ingest flow run over the whole inbox, for files that have settled, with the watcher's NER pool."""
     from flows.ingest import IngestSettings, ingest
 
     return ingest(IngestSettings(seeds=settings.seeds, lake=settings.lake, batch_size=settings.batch_size,
-                                 min_file_age_seconds=settings.settle_seconds))
+                                 min_file_age_seconds=settings.settle_seconds), ner=ner)
 
 
-def watch_inbox(settings: WatchSettings, *, handle_signals: bool = True,
+def watch_inbox(settings: WatchSettings, ner: NerPool, *, handle_signals: bool = True,
                 on_ready: Callable[[Watcher], None] | None = None) -> Watcher:
-    """Watch the inbox until stopped: the process-wide entry point behind `newslake watch`.
+    """Watch the inbox until stopped, running every ingest with `ner`: the entry point behind
+    `newslake watch`.
 
     Flow run heartbeats are off here: they exist to spot crashed runs of deployments, and the
     engine's heartbeat thread adds up to a second to the end of every run, which is most of the
@@ -191,14 +198,11 @@ def watch_inbox(settings: WatchSettings, *, handle_signals: bool = True,
     """
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from tasks.ner import start_shared_workers
-
-    watcher = Watcher(settings, run_ingest_flow)
+    watcher = Watcher(settings, partial(run_ingest_flow, ner))
     if handle_signals:
         watcher.install_signal_handlers()
     if on_ready is not None:
         on_ready(watcher)
-    start_shared_workers()  # once for the process (the CLI has started them already, before Prefect)
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         try:
             watcher.serve()

@@ -1,8 +1,13 @@
 """Discover: which files in the inbox are new or changed since the lake last saw them.
 
-A scan costs one directory walk and a stat per entry; files whose (path, size, mtime) the lake
-already holds are skipped without being opened. Nothing outside the inbox is ever followed:
-symlinks are resolved and checked here, and again when the file is opened (tasks.read).
+`discover` is the one place that decides what a run has to do, for the CLI's check that there is
+nothing new and for the flow alike: one directory walk with a stat per entry, then one query of
+what the lake's `files` table holds for the paths found (a semi-join: the cost and the memory follow
+the inbox, not the lake's history). Files whose (path, size, mtime) the lake already holds are
+skipped without being opened. Nothing outside the inbox is ever followed: symlinks are resolved and
+checked here, and again when the file is opened (tasks.read).
+
+Plain functions with no Prefect import: the CLI's no-op run uses them without paying for Prefect.
 """
 
 from __future__ import annotations
@@ -13,9 +18,17 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
+import sql
+from tasks.lake import lake_errors
 from tasks.open_files import held_for_writing
 from tasks.records import FileRef
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Files a writer is still producing or an editor keeps beside the real one.
 TEMP_SUFFIXES = (".part", ".tmp", ".temp", ".crdownload", ".swp", ".swx", ".download", ".partial")
@@ -25,7 +38,7 @@ FRESH_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
-class InboxEntry:
+class FileToIngest:
     """A file to process, or an entry that is rejected before it is ever opened."""
 
     ref: FileRef
@@ -43,7 +56,7 @@ class KnownFiles:
 
 @dataclass
 class Scan:
-    candidates: list[InboxEntry] = field(default_factory=list)
+    candidates: list[FileToIngest] = field(default_factory=list)
     unchanged: int = 0  # entries skipped because the lake already has them as they are
     settling: int = 0  # new or changed files still being written: left, unrecorded, for the next run
 
@@ -140,17 +153,20 @@ def relative_path(entry: os.DirEntry, root: str) -> tuple[str, bool]:
     return path_as_text(Path(os.path.relpath(entry.path, root)).as_posix())
 
 
-def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: float = 0.0) -> Scan:
-    """Every file under `inbox` that the lake has not seen as it is now and that is complete.
+@dataclass(frozen=True)
+class InboxFile:
+    """An entry of the inbox as the walk found it."""
 
-    `known` holds (path, size, mtime_ns) of every file already recorded; paths are relative to the
-    inbox with forward slashes. A file changed less than `min_file_age` seconds ago, or held open for
-    writing by a process we can see, is still being written: it is left for a later run, unrecorded.
-    """
+    ref: FileRef  # path relative to the inbox as the lake stores it, size and mtime of the content
+    rejection: str | None  # why it cannot be read, if so
+    changed_ns: int  # last change of mtime or ctime: a copy that keeps the mtime (cp -p) still moves ctime
+    os_path: str  # where it is, for the check that no process holds it open for writing
+
+
+def list_inbox(inbox: Path) -> list[InboxFile]:
+    """Every entry under `inbox` (one walk, one stat each); entries that vanish meanwhile are left out."""
     root = os.path.realpath(inbox)
-    scan = Scan()
-    now_ns = time.time_ns()
-    fresh: dict[str, InboxEntry] = {}
+    found = []
     for entry in walk_files(root):
         classified = _classify(root, entry)
         if classified is None:
@@ -159,21 +175,77 @@ def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: floa
         rel, readable_name = relative_path(entry, root)
         if not readable_name:
             rejection = rejection or "file name is not valid UTF-8 (rename it to ingest it)"
-        ref = FileRef(path=rel, size=file_stat.st_size, mtime_ns=file_stat.st_mtime_ns)
-        if (ref.path, ref.size, ref.mtime_ns) in known:
+        found.append(InboxFile(FileRef(path=rel, size=file_stat.st_size, mtime_ns=file_stat.st_mtime_ns), rejection,
+                               max(file_stat.st_mtime_ns, file_stat.st_ctime_ns), entry.path))
+    return found
+
+
+def new_or_changed(files: list[InboxFile], known: set[tuple[str, int, int]], min_file_age: float = 0.0) -> Scan:
+    """The `files` that the lake has not seen as they are now and that are complete.
+
+    `known` holds (path, size, mtime_ns) of the files already recorded. A file changed less than
+    `min_file_age` seconds ago, or held open for writing by a process we can see, is still being
+    written: it is left for a later run, unrecorded.
+    """
+    scan = Scan()
+    now_ns = time.time_ns()
+    fresh: dict[str, FileToIngest] = {}
+    for file in files:
+        if (file.ref.path, file.ref.size, file.ref.mtime_ns) in known:
             scan.unchanged += 1
             continue
-        # ctime too: a copy that keeps the original mtime (cp -p) still moves ctime while writing.
-        age = (now_ns - max(file_stat.st_mtime_ns, file_stat.st_ctime_ns)) / 1e9
-        if rejection is None and age < min_file_age:
+        age = (now_ns - file.changed_ns) / 1e9
+        if file.rejection is None and age < min_file_age:
             scan.settling += 1
             continue
-        candidate = InboxEntry(ref, rejection)
-        if rejection is None and age < FRESH_SECONDS:
-            fresh[entry.path] = candidate
+        candidate = FileToIngest(file.ref, file.rejection)
+        if file.rejection is None and age < FRESH_SECONDS:
+            fresh[file.os_path] = candidate
         scan.candidates.append(candidate)
     held = {fresh[path].ref.path for path in held_for_writing(fresh)}
     if held:
         scan.candidates = [c for c in scan.candidates if c.ref.path not in held]
         scan.settling += len(held)
     return scan
+
+
+def scan_inbox(inbox: Path, known: set[tuple[str, int, int]], min_file_age: float = 0.0) -> Scan:
+    """Every file under `inbox` that is not in `known` as it is now and that is complete (see
+    new_or_changed); paths are relative to the inbox with forward slashes."""
+    return new_or_changed(list_inbox(inbox), known, min_file_age)
+
+
+@lake_errors()
+def known_files(con: duckdb.DuckDBPyConnection, paths: list[str]) -> KnownFiles:
+    """What the lake holds of the files at `paths` (one semi-join on `files`)."""
+    con.register("inbox_paths", pa.table({"path": pa.array(paths, pa.string())}))
+    try:
+        rows = con.execute(sql.load("known_files_in_inbox")).fetchall()
+    finally:
+        con.unregister("inbox_paths")
+    known = KnownFiles()
+    for path, size, mtime_ns, sha256 in rows:
+        known.stats.add((path, size, mtime_ns))
+        if sha256 is not None:
+            known.contents.add((path, sha256))
+    return known
+
+
+@dataclass
+class Discovery:
+    """What a run has to do: the scan of the inbox, and what the lake knew of its files."""
+
+    scan: Scan
+    known: KnownFiles
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.scan.candidates and not self.scan.settling
+
+
+def discover(con: duckdb.DuckDBPyConnection, inbox: Path, min_file_age: float = 0.0) -> Discovery:
+    """What is new or changed in `inbox` against the lake on `con`: one walk of the inbox and one
+    query of the lake."""
+    files = list_inbox(inbox)
+    known = known_files(con, [file.ref.path for file in files])
+    return Discovery(new_or_changed(files, known.stats, min_file_age), known)

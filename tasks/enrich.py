@@ -15,15 +15,13 @@ language of the body (tasks.language).
 
 from __future__ import annotations
 
-import functools
-
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
 from tasks.language import detect_language, word_count
 from tasks.names import clean_name, resolve_names
-from tasks.ner import EXCLUDE, MODEL, NerJob, RawEntity, available_cpus
+from tasks.ner import NerJob, RawEntity, available_cpus, load_nlp
 from tasks.outlets import cited_sources
 from tasks.quotes import find_quotes
 from tasks.records import Enrichment, Entity
@@ -34,16 +32,6 @@ from tasks.retry import retry_unless_bug
 # so the loaded model is shared copy-on-write and never pickled.
 DEFAULT_N_PROCESS = 2
 DEFAULT_BATCH_SIZE = 64
-
-
-@functools.cache
-def load_nlp():
-    """The spaCy pipeline (NER only), loaded once per process."""
-    import spacy  # heavy import kept out of module import time for CLI start-up
-
-    return spacy.load(MODEL, exclude=EXCLUDE)
-
-
 
 
 def enrich_doc(body: str, doc) -> Enrichment:
@@ -107,8 +95,8 @@ def enrich_submitted(bodies: list[str], job: NerJob) -> list[Enrichment]:
 @task(name="enrich", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1, retry_condition_fn=retry_unless_bug)
 def enrich_task(bodies: list[str], job: NerJob) -> list[Enrichment]:
     """Prefect task: waits for one batch's NER job and finishes its Enrichments. Retried when the
-    machine failed (memory, a worker that died), never for a bug; a retry runs NER in this process,
-    since the workers' job is spent and a dead worker is not replaced."""
+    machine failed (memory, a worker that died), never for a bug; a retry submits the bodies again
+    to the same pool, which has replaced a dead worker by then."""
     if task_run.run_count > 1:
-        return enrich_bodies(bodies, n_process=1)
+        job = job.pool.submit(bodies)
     return enrich_submitted(bodies, job)

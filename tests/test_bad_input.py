@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.discover import InboxEntry, scan_inbox
+from tasks.discover import FileToIngest, scan_inbox
 from tasks.read import human_size, read_and_parse, read_inside
 from tasks.records import FileRef, Rejected
 from tests.conftest import BBC
@@ -279,7 +279,7 @@ def test_read_inside_symlink_swapped_after_discovery(tmp_path):
 def test_read_inside_named_pipe_never_blocks(tmp_path):
     os.mkfifo(tmp_path / "pipe.txt")
     # Discovery rejects pipes; reading one handed over anyway must not wait for a writer.
-    results, _ = read_and_parse(tmp_path, [InboxEntry(ref_of(tmp_path, "pipe.txt"))], set())
+    results, _ = read_and_parse(tmp_path, [FileToIngest(ref_of(tmp_path, "pipe.txt"))], set())
     assert results[0].rejection == "not a regular file"
 
 

@@ -169,9 +169,9 @@ def test_fault_parser_exception_rejects_only_that_file(inbox, lake_dir, monkeypa
 # --- NER ------------------------------------------------------------------------------------------
 
 
-def fail_ner(monkeypatch, error_type: str, failing_calls: set[int], in_process_too: bool) -> None:
-    """NER fails, as a worker reports it, on the given calls of the workers' path (1-based); the
-    in-process path a retry takes fails too if `in_process_too`."""
+def fail_ner(monkeypatch, error_type: str, failing_calls: set[int]) -> None:
+    """NER fails, as a worker reports it, on the given calls (1-based; a retry, which submits the
+    batch to the pool again, is a call too)."""
     import tasks.enrich
     from tasks.ner import NerFailed
 
@@ -183,17 +183,12 @@ def fail_ner(monkeypatch, error_type: str, failing_calls: set[int], in_process_t
             raise NerFailed(error_type, "simulated")
         return real_submitted(bodies, job)
 
-    def enrich_bodies(bodies, **kwargs):
-        raise NerFailed(error_type, "simulated, again")
-
     monkeypatch.setattr(tasks.enrich, "enrich_submitted", enrich_submitted)
-    if in_process_too:
-        monkeypatch.setattr(tasks.enrich, "enrich_bodies", enrich_bodies)
 
 
 def test_fault_ner_once_is_retried_and_batch_lands_with_entities(inbox, lake_dir, tmp_path, monkeypatch):
     control = run_ingest(inbox, tmp_path / "control", batch_size=20)
-    fail_ner(monkeypatch, "MemoryError", failing_calls={1}, in_process_too=False)
+    fail_ner(monkeypatch, "MemoryError", failing_calls={1})
     summary = run_ingest(inbox, lake_dir, batch_size=20)
     assert summary.status == "completed" and summary.articles_new == control.articles_new == 33
     entities = "SELECT article_id, text, name, label, start_char, end_char FROM entities ORDER BY ALL"
@@ -204,7 +199,7 @@ def test_fault_ner_once_is_retried_and_batch_lands_with_entities(inbox, lake_dir
 
 @pytest.mark.parametrize(("error_type", "retries"), [("MemoryError", 2), ("ValueError", 0)])
 def test_fault_ner_persistent_fails_run_without_that_batch(inbox, lake_dir, monkeypatch, error_type, retries):
-    fail_ner(monkeypatch, error_type, failing_calls={2}, in_process_too=True)
+    fail_ner(monkeypatch, error_type, failing_calls={2, 3, 4})  # the second batch, and both its retries
     with pytest.raises(Exception, match="simulated"):
         run_ingest(inbox, lake_dir, batch_size=12)
     first_batch = sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file())[:12]
@@ -222,10 +217,10 @@ def test_fault_ner_persistent_fails_run_without_that_batch(inbox, lake_dir, monk
 
 
 def test_ner_worker_error_belongs_to_its_job_and_names_its_type():
-    from tasks.ner import NerFailed, NerWorkers
+    from tasks.ner import NerFailed, NerPool
     from tasks.retry import is_bug
 
-    workers = NerWorkers(processes=1, chunk_size=1)
+    workers = NerPool(processes=1, chunk_size=1)
     try:
         too_long = workers.submit(["word " * 250_000])  # spaCy refuses over 1,000,000 chars: a ValueError
         fine = workers.submit(["Vladimir Putin met Joe Biden in Geneva."])

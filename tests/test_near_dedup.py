@@ -189,9 +189,8 @@ def test_near_copy_in_later_run_is_caught_against_history(tmp_path):
 
 
 def test_cli_near_copy_of_history_beside_new_stories(tmp_path):
-    """`newslake ingest` queues its first batch's NER before the flow starts, without the history
-    join (tasks.prefetch): a near copy of an old story is in that job, and the flow, which finds it
-    a duplicate, must use the job's results for the other stories and drop the copy's."""
+    """`newslake ingest` of a near copy of an old story beside new stories: the copy is a
+    duplicate, and the new stories get their own entities."""
     import os
     import subprocess
     import sys

@@ -1,7 +1,11 @@
-"""tasks.ner: persistent spaCy NER worker processes (real spaCy, real processes)."""
+"""tasks.ner: the NER worker pool (real spaCy, real processes): same entities as spaCy in-process, and
+a pool that replaces a worker killed during a job or between jobs, drops a cancelled job's chunks, and
+leaves no process behind."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import logging
 import os
 import signal
 import time
@@ -9,114 +13,149 @@ import time
 import pytest
 
 from tasks.enrich import enrich_bodies, enrich_submitted, load_nlp
+from tasks.ner import NerFailed, NerPool
 from tests.conftest import BBC
 
 BODIES = [p.read_text(encoding="utf-8").partition("\n")[2].strip() for p in sorted(BBC.glob("*.txt"))[:12]]
+# One body that keeps a worker in NER for a good while (tens of thousands of words).
+LONG_BODY = "\n\n".join(BODIES)
+WAIT_SECONDS = 60  # a bound for a loaded machine, never a measurement
 
 
 @pytest.fixture(scope="module")
-def workers():
-    from tasks.ner import NerWorkers
-
-    pool = NerWorkers(processes=2, chunk_size=3)
-    yield pool
-    pool.close()
+def pool():
+    with NerPool(processes=2, chunk_size=3) as shared:
+        yield shared
 
 
 def in_process_entities(bodies: list[str]) -> list[list[tuple]]:
     return [[(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents] for doc in load_nlp().pipe(bodies)]
 
 
-@pytest.mark.parametrize("bodies", [BODIES, BODIES[:1], ["", "Putin called Biden."], []],
-                         ids=["twelve", "one", "empty-and-short", "none"])
-def test_ner_workers_same_entities_as_in_process(workers, bodies):
-    assert list(workers.submit(bodies).entities()) == in_process_entities(bodies)
-
-
-def test_ner_workers_jobs_queued_ahead_come_back_apart(workers):
-    first, second = workers.submit(BODIES[:7]), workers.submit(BODIES[7:])
-    assert list(second.entities()) == in_process_entities(BODIES[7:])  # collected out of order
-    assert list(first.entities()) == in_process_entities(BODIES[:7])
-
-
-def test_ner_workers_enrichments_same_as_enrich_bodies(workers):
-    assert enrich_submitted(BODIES, workers.submit(BODIES)) == enrich_bodies(BODIES, n_process=1)
-
-
-def test_ner_workers_dead_worker_is_an_error():
-    from tasks.ner import NerWorkers
-
-    pool = NerWorkers(processes=1)
-    try:
-        os.kill(pool._process.pid, signal.SIGKILL)
-        with pytest.raises(RuntimeError, match="worker process died"):
-            list(pool.submit(BODIES[:2]).entities())
-    finally:
-        pool.close()
-
-
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as listing:
-        return [int(child) for child in listing.read().split()]
-
-
-def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
+def wait_until(condition, timeout: float = WAIT_SECONDS) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":  # dead, not yet reaped
-                    return True
-        except FileNotFoundError:
+        if condition():
             return True
         time.sleep(0.05)
     return False
 
 
-@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"), reason="Linux /proc")
-def test_ner_workers_a_dead_sibling_is_an_error_and_none_outlives_close():
-    """The second worker is forked by the first (sharing its model): its death must still fail the
-    job rather than hang it, and closing the pool must not leave it running."""
-    from tasks.ner import NerWorkers
-
-    pool = NerWorkers(processes=2, chunk_size=1)
+def is_running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
     try:
-        assert list(pool.submit(BODIES[:4]).entities()) == in_process_entities(BODIES[:4])  # both serve
-        first = pool._process.pid
-        [sibling] = _children(first)
-        os.kill(sibling, signal.SIGKILL)
-        with pytest.raises(RuntimeError, match="worker process died"):
-            list(pool.submit(BODIES[:6]).entities())
-    finally:
-        pool.close()
-    assert _wait_gone(first) and _wait_gone(sibling)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
-    pool = NerWorkers(processes=2)
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def occupy_every_worker(pool: NerPool):
+    """A job of one long chunk per worker, returned once every worker is busy with its chunk (its CPU
+    time grows: an idle worker sleeps in its pipe)."""
+    idle = {pid: cpu_ticks(pid) for pid in pool.worker_pids()}
+    job = pool.submit([LONG_BODY] * pool.processes)
+    assert wait_until(lambda: all(cpu_ticks(pid) > ticks + 5 for pid, ticks in idle.items()))
+    return job
+
+
+def full_size(pool: NerPool) -> bool:
+    pids = pool.worker_pids()
+    return len(pids) == pool.processes and all(map(is_running, pids))
+
+
+@pytest.mark.parametrize("bodies", [BODIES, BODIES[:1], ["", "Putin called Biden."], []],
+                         ids=["twelve", "one", "empty-and-short", "none"])
+def test_ner_pool_same_entities_as_in_process(pool, bodies):
+    assert list(pool.submit(bodies).entities()) == in_process_entities(bodies)
+
+
+def test_ner_pool_jobs_queued_ahead_come_back_apart(pool):
+    first, second = pool.submit(BODIES[:7]), pool.submit(BODIES[7:])
+    assert list(second.entities()) == in_process_entities(BODIES[7:])  # collected out of order
+    assert list(first.entities()) == in_process_entities(BODIES[:7])
+
+
+def test_ner_pool_enrichments_same_as_enrich_bodies(pool):
+    assert enrich_submitted(BODIES, pool.submit(BODIES)) == enrich_bodies(BODIES, n_process=1)
+
+
+def test_ner_pool_worker_killed_during_a_job_fails_that_job_and_is_replaced(caplog):
+    with NerPool(processes=2, chunk_size=1) as pool:
+        assert list(pool.submit(BODIES[:2]).entities()) == in_process_entities(BODIES[:2])  # both started
+        busy = occupy_every_worker(pool)
+        victim = pool.worker_pids()[0]
+        with caplog.at_level(logging.WARNING, logger="newslake.ner"):
+            os.kill(victim, signal.SIGKILL)
+            with pytest.raises(NerFailed, match=f"pid {victim} killed by SIGKILL") as failed:
+                list(busy.entities())
+            assert failed.value.error_type == "WorkerDied"
+            assert list(pool.submit(BODIES).entities()) == in_process_entities(BODIES)
+        assert victim not in pool.worker_pids() and full_size(pool)
+    deaths = [r.getMessage() for r in caplog.records if r.name == "newslake.ner"]
+    assert deaths == [f"NER worker pid {victim} killed by SIGKILL; replaced"]
+
+
+def test_ner_pool_worker_killed_between_jobs_next_job_succeeds():
+    with NerPool(processes=2, chunk_size=2) as pool:
+        assert list(pool.submit(BODIES).entities()) == in_process_entities(BODIES)
+        victim = pool.worker_pids()[1]
+        os.kill(victim, signal.SIGKILL)
+        assert wait_until(lambda: not is_running(victim))
+        assert list(pool.submit(BODIES).entities()) == in_process_entities(BODIES)
+        assert wait_until(lambda: victim not in pool.worker_pids() and full_size(pool))
+        assert list(pool.submit(BODIES[:4]).entities()) == in_process_entities(BODIES[:4])
+
+
+def test_ner_pool_every_worker_killed_then_pool_serves_again():
+    with NerPool(processes=2, chunk_size=2) as pool:
+        assert list(pool.submit(BODIES[:2]).entities()) == in_process_entities(BODIES[:2])
+        victims = pool.worker_pids()
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        assert wait_until(lambda: not any(map(is_running, victims)))
+        assert list(pool.submit(BODIES).entities()) == in_process_entities(BODIES)
+        assert wait_until(lambda: not set(victims) & set(pool.worker_pids()) and full_size(pool))
+
+
+def test_ner_pool_cancelled_job_chunks_are_dropped_not_served_to_the_next_job():
+    with NerPool(processes=2, chunk_size=1) as pool:
+        assert list(pool.submit(BODIES[:2]).entities()) == in_process_entities(BODIES[:2])
+        busy = occupy_every_worker(pool)  # so nothing of the next job can have started
+        cancelled = pool.submit(BODIES)
+        cancelled.cancel()
+        following = pool.submit(BODIES[:5])
+        assert list(following.entities()) == in_process_entities(BODIES[:5])
+        with pytest.raises(concurrent.futures.CancelledError):
+            next(cancelled.entities())
+        assert len(list(busy.entities())) == pool.processes
+
+
+def test_ner_pool_failed_job_drops_its_queued_chunks_and_the_next_job_gets_its_own():
+    with NerPool(processes=1, chunk_size=1) as pool:
+        too_long = pool.submit(["word " * 250_000] + BODIES)  # spaCy refuses over 1,000,000 chars
+        with pytest.raises(NerFailed) as failed:
+            list(too_long.entities())
+        assert failed.value.error_type == "ValueError"
+        assert list(pool.submit(BODIES[:3]).entities()) == in_process_entities(BODIES[:3])
+
+
+def test_ner_pool_close_leaves_no_process_and_fails_waiting_jobs():
+    pool = NerPool(processes=2, chunk_size=1)
     assert list(pool.submit(BODIES[:2]).entities()) == in_process_entities(BODIES[:2])
-    [sibling] = _children(pool._process.pid)
+    pids = pool.worker_pids()
+    pending = pool.submit(BODIES)
     pool.close()
-    assert _wait_gone(sibling)
+    assert not any(map(is_running, pids))
+    with pytest.raises((NerFailed, concurrent.futures.CancelledError)):
+        list(pending.entities())
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(BODIES)
+    pool.close()  # idempotent
 
-
-def test_shared_workers_restart_after_close():
-    from tasks.ner import start_shared_workers
-
-    first = start_shared_workers()
-    first.close()  # as `newslake ingest` does in-process when there is nothing new
-    second = start_shared_workers()
-    assert second is not first
-    assert list(second.submit(BODIES[:2]).entities()) == in_process_entities(BODIES[:2])
-
-
-def test_prefetched_job_serves_a_submit_of_some_of_its_bodies(workers):
-    """The flow's first batch may drop stories the prefetch queued (near copies of the lake's
-    history): it gets those of the prefetched results it asks for, in order, and no new job."""
-    workers.prefetch(BODIES[:9])
-    kept = [BODIES[1], BODIES[4], BODIES[5], BODIES[8]]
-    job = workers.submit(kept)
-    assert list(job.entities()) == in_process_entities(kept)
-    assert list(workers.submit(BODIES[9:]).entities()) == in_process_entities(BODIES[9:])  # the next job: its own
-
-    workers.prefetch(BODIES[:3])
-    reordered = [BODIES[2], BODIES[0]]  # not the prefetch with some left out: a job of its own
-    assert list(workers.submit(reordered).entities()) == in_process_entities(reordered)
