@@ -96,6 +96,10 @@ def run_in_foreground(argv: list[str]) -> int:
     A handler, not SIG_IGN: an ignored signal would stay ignored in the program too."""
     previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
     try:
-        return subprocess.run(argv).returncode
+        returncode = subprocess.run(argv).returncode
     finally:
         signal.signal(signal.SIGINT, previous)
+    if returncode < 0:  # the program itself crashed: say so, as a shell reports a killed command
+        print(f"Error: {Path(argv[0]).name} was killed by {signal.Signals(-returncode).name}", file=sys.stderr)
+        return 128 - returncode
+    return returncode
