@@ -18,7 +18,8 @@ deploy worker: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/
 run: $(STAMP)  ## create the venv, install, ingest seeds/ into ./lake and print what happened
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP)  ## lint, then the test suite
+	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
 install: $(STAMP)
@@ -26,7 +27,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test]"
 	$(BIN)/python -m newslake.prefect_server prepare  # Prefect's database, migrated once into ~/.cache/newslake
 	touch $(STAMP)
 

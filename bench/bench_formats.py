@@ -201,7 +201,7 @@ def write_memory_warc(path: Path, megabytes: int, corpus: Path) -> tuple[int, in
                 title, _, body = stories[pages % len(stories)].partition("\n")
                 paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n") if p.strip())
                 page = (f"<html><head><title>{title}</title></head>"
-                        f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>").encode("utf-8")
+                        f"<body><article><h1>{title}</h1>{paragraphs}</article></body></html>").encode()
                 headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
                 writer.write_record(writer.create_warc_record(f"https://example.com/{n}", "response",
                                                               payload=io.BytesIO(page), http_headers=headers))

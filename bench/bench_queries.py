@@ -28,7 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -142,7 +142,7 @@ def build_lake(work: Path, articles: int, seed_files: list[tuple[str, bytes]], c
         copies = -(-articles // seed_count)
         total = copies * seed_count
         params = {"seed_count": seed_count, "total": total, "spread_us": int(SPREAD.total_seconds() * 1e6),
-                  "oldest": datetime.now(timezone.utc) - SPREAD}
+                  "oldest": datetime.now(UTC) - SPREAD}
         for first in range(0, copies, chunk_copies):
             started = time.perf_counter()
             last = min(copies, first + chunk_copies)

@@ -13,7 +13,7 @@ import multiprocessing
 import queue
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -30,7 +30,7 @@ class WriterFailed(Exception):
 
 def synthetic_batch(writer: str, batch: int, articles: int) -> dict[str, pa.Table]:
     """`articles` new stories with their entities and files rows, ids unique per writer and batch."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ids = [f"{writer}-{batch}-{n}" for n in range(articles)]
     return {
         "articles": pa.Table.from_pylist(

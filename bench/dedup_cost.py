@@ -17,20 +17,24 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dedup_copies import COPY_KINDS, distinct_stories, load_stories, synthetic_story  # noqa: E402
 import sql  # noqa: E402
+from bench.dedup_copies import COPY_KINDS, distinct_stories, load_stories, synthetic_story  # noqa: E402
 from tasks import schema  # noqa: E402
 from tasks.dedup import Deduplicated, article_id_for  # noqa: E402
 from tasks.lake import commit_batch, open_lake  # noqa: E402
 from tasks.near_dedup import (  # noqa: E402
-    NearDedupSettings, history_candidates, minhash_band_rows, shingle_bodies, shingle_sketch_rows,
+    NearDedupSettings,
+    history_candidates,
+    minhash_band_rows,
+    shingle_bodies,
+    shingle_sketch_rows,
     split_near_duplicates,
 )
 from tasks.parse import parse_document  # noqa: E402
@@ -43,7 +47,7 @@ TARGET_SHARE_OF_NER = 0.10
 
 def build_history(lake: Path, bodies: list[str], commit_size: int, settings: NearDedupSettings) -> None:
     con = open_lake(lake)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         for batch_no, start in enumerate(range(0, len(bodies), commit_size)):
             chunk = bodies[start : start + commit_size]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
 
@@ -19,11 +19,11 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field
 
+from tasks.batch_dedup import dedup_task
 from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
-from tasks.enrich import enrich_task
-from tasks.batch_dedup import dedup_task
 from tasks.discover_task import discover_task
+from tasks.enrich import enrich_task
 from tasks.formats.known_records import known_records_task
 from tasks.formats.settings import FormatSettings
 from tasks.identity import identity_rows_task
@@ -56,7 +56,7 @@ class IngestSettings(BaseModel):
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass

@@ -5,7 +5,7 @@ their inserts)."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -31,7 +31,7 @@ class MaintenanceSettings(BaseModel):
 def maintenance(settings: MaintenanceSettings = MaintenanceSettings()) -> MaintenanceReport:
     logger = get_run_logger()
     location = LakeLocation(settings.lake, settings.catalog)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cutoff = now - timedelta(days=settings.retention_days)
     if location.catalog is None:
         exclusive = writer_lock(settings.lake, settings.writer_lock_timeout_seconds,

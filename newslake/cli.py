@@ -106,7 +106,8 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     with NerPool() as ner:
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-        from flows.ingest import IngestSettings, ingest as ingest_flow
+        from flows.ingest import IngestSettings
+        from flows.ingest import ingest as ingest_flow
 
         settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
         if server is not None:
@@ -428,7 +429,14 @@ def progress_bar(show_after_seconds: float = 2.0) -> Iterator[None]:
     if not sys.stdout.isatty():
         yield
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from tasks.progress import listening
 

@@ -391,10 +391,7 @@ def _sentence_ends(body: str, lo: int, hi: int):
 
 def _sentence_start(body: str, lo: int, hi: int) -> int:
     """Where the sentence holding `hi` starts, not before `lo`."""
-    start = lo
-    for start in _sentence_ends(body, lo, hi):
-        pass
-    return start
+    return max(_sentence_ends(body, lo, hi), default=lo)
 
 
 def _words(text: str) -> int:

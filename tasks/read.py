@@ -15,9 +15,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import itertools
 import os
 import stat
-import itertools
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field

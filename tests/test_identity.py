@@ -3,7 +3,7 @@ and views on a real DuckLake in a temp folder, old lakes included."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
@@ -15,7 +15,7 @@ from tasks.lake import commit_batch, open_lake
 from tests.conftest import lake_rows
 from tests.test_migration import _make_old_lake
 
-NOW = datetime(2026, 11, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
 # --- identity keys --------------------------------------------------------------------------------
 

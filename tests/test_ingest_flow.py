@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ def test_ingest_seed_fields_exact(inbox, lake_dir):
     assert dek == "We must avoid a scenario of NATO and Russia sleepwalking into war"
     assert alt_title == "Russian Military Leaders Aren't Taking Calls From Americans"
     assert authors == ["Rob Quinn"] and outlet == "Newser"
-    assert published_at == datetime(2022, 3, 24, 11, 59, tzinfo=timezone.utc)
+    assert published_at == datetime(2022, 3, 24, 11, 59, tzinfo=UTC)
     assert caption.startswith("A Ukrainian National guard soldier") and caption.endswith("March 16, 2022.")
     assert credit == "AP Photo/Andrew Marienko"
     assert topic == "Russia-Ukraine war" and fmt == "newser" and language == "en"

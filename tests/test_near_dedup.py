@@ -19,8 +19,21 @@ from datasketch import MinHash
 from tasks import schema
 from tasks.dedup import Deduplicated, article_id_for, normalize_body
 from tasks.near_dedup import (
-    BANDS, MINHASH_SEED, NUM_PERM, SKETCH_SIZE, NearDedupSettings, ShingleSketch, _signatures, minhash_band_rows,
-    shingle_bodies, shingle_hashes, shingle_set, shingle_sketch_rows, similarity, split_near_duplicates, words_of,
+    BANDS,
+    MINHASH_SEED,
+    NUM_PERM,
+    SKETCH_SIZE,
+    NearDedupSettings,
+    ShingleSketch,
+    _signatures,
+    minhash_band_rows,
+    shingle_bodies,
+    shingle_hashes,
+    shingle_set,
+    shingle_sketch_rows,
+    similarity,
+    split_near_duplicates,
+    words_of,
 )
 from tasks.parse import parse_document
 from tasks.read import ReadResult

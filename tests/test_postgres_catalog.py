@@ -16,8 +16,15 @@ from bench.commit_load import ENTITIES_PER_ARTICLE, Writers, synthetic_batch
 from newslake.cli import app
 from newslake.postgres import free_port, libpq_url
 from tasks.lake import (
-    CATALOG_FILE, POSTGRES_EXTENSIONS, CatalogUnreachable, LakeLocation, LakeNotFound, _offline_connection,
-    _sql_string, commit_batch, open_lake,
+    CATALOG_FILE,
+    POSTGRES_EXTENSIONS,
+    CatalogUnreachable,
+    LakeLocation,
+    LakeNotFound,
+    _offline_connection,
+    _sql_string,
+    commit_batch,
+    open_lake,
 )
 from tasks.schema import ARTICLES, TABLES
 

@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -107,7 +107,7 @@ def lake_of_close_runs(tmp_path):
     UUIDs made close together do)."""
     lake = tmp_path / "lake"
     con = open_lake(lake)
-    started = datetime(2026, 1, 2, 23, 30, tzinfo=timezone.utc)
+    started = datetime(2026, 1, 2, 23, 30, tzinfo=UTC)
     ids = ["0193a1b2-7c00-7000-8000-000000000001", "0193a1b2-7c4f-7000-8000-000000000002",
            "5f3e9a10-0000-4000-8000-000000000003"]
     for n, run_id in enumerate(ids):

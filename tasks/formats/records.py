@@ -19,8 +19,14 @@ from tasks.decode import decode_bytes
 from tasks.formats import detect
 from tasks.formats.feeds import feed_entries
 from tasks.formats.html import article_from_html
-from tasks.formats.jsonrecords import (article_from_record, is_single_document, jsonl_lines, loads,
-                                       record_digest_bytes, records_of_document)
+from tasks.formats.jsonrecords import (
+    article_from_record,
+    is_single_document,
+    jsonl_lines,
+    loads,
+    record_digest_bytes,
+    records_of_document,
+)
 from tasks.formats.settings import FormatSettings
 from tasks.formats.warc import warc_pages
 from tasks.parse import limit_body, parse_document
