@@ -83,3 +83,12 @@ def lake_state(lake: Path) -> dict[str, tuple[int, int]]:
     """Every file and folder in the lake with its size and mtime: equal before and after means
     nothing was written."""
     return {str(p.relative_to(lake)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(lake.rglob("*"))}
+
+
+def is_running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -14,7 +14,7 @@ import pytest
 
 from tasks.enrich import enrich_bodies, enrich_submitted, load_nlp
 from tasks.ner import NerFailed, NerPool
-from tests.conftest import BBC
+from tests.conftest import BBC, is_running
 
 BODIES = [p.read_text(encoding="utf-8").partition("\n")[2].strip() for p in sorted(BBC.glob("*.txt"))[:12]]
 # One body that keeps a worker in NER for a good while (tens of thousands of words).
@@ -39,15 +39,6 @@ def wait_until(condition, timeout: float = WAIT_SECONDS) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def is_running(pid: int) -> bool:
-    """The process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def cpu_ticks(pid: int) -> int:

@@ -17,7 +17,7 @@ import pytest
 from newslake.watch import PendingFiles, Watcher, WatchSettings
 from tasks.discover import scan_inbox
 from tasks.open_files import held_for_writing
-from tests.conftest import BBC, SEED
+from tests.conftest import BBC, SEED, is_running
 
 NEWSLAKE = Path(sys.executable).parent / "newslake"
 WAIT_SECONDS = 180  # generous bound for a loaded machine; the latency itself is measured in bench/
@@ -165,14 +165,6 @@ def children(pid: int) -> list[int]:
         except FileNotFoundError:  # the thread ended meanwhile
             continue
     return found
-
-
-def is_running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def ner_workers(watcher_pid: int) -> list[int]:
