@@ -8,7 +8,7 @@ before that batch and the next run redoes it.
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import closing, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import count
@@ -118,8 +118,8 @@ def _ingest_holding_writer_lock(settings: IngestSettings, ner: NerPool, logger) 
         # a commit. Batch k commits before batch k+2 is deduplicated.
         # A batch is `batch_size` records: a multi-record file (JSONL, feed, WARC) spreads over batches.
         known_records = known_records_task(con, quote([candidate.ref.path for candidate in candidates]))
-        with closing(RecordStream(settings.seeds, candidates, known.contents, known_records,
-                                  settings.max_file_bytes, settings.formats)) as stream:
+        with RecordStream(settings.seeds, candidates, known.contents, known_records,
+                          settings.max_file_bytes, settings.formats) as stream:
             for batch_no in count():
                 read = read_batch_task(quote(stream), settings.batch_size)
                 if read.is_empty:

@@ -32,6 +32,7 @@ from prefect.cache_policies import NO_CACHE
 
 import sql
 from tasks import schema
+from tasks.lake import lake_errors
 from tasks.retry import retry_if_transient
 
 # Labels that name one thing; numbers, dates and amounts get no identity.
@@ -133,6 +134,7 @@ def plan_identities(names: Iterable[tuple[str, str]], known: Iterable[Identity])
     return rows
 
 
+@lake_errors()
 def known_identities(con: duckdb.DuckDBPyConnection, names: Iterable[tuple[str, str]]) -> list[Identity]:
     """The lake's current identities of `names` and of every person sharing a surname with one."""
     probe = [(label, key, _surname_key(key, label)) for name, label in names

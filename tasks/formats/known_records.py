@@ -14,12 +14,14 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import sql
+from tasks.lake import lake_errors
 from tasks.retry import retry_if_transient
 
 
 class KnownRecords:
     """Callable: container path -> {(record path, sha256)} the lake holds for it."""
 
+    @lake_errors()
     def __init__(self, con: duckdb.DuckDBPyConnection, candidate_paths: list[str]):
         self._con = con
         con.register("candidate_paths", pa.table({"path": pa.array(candidate_paths, pa.string())}))
@@ -28,6 +30,7 @@ class KnownRecords:
         finally:
             con.unregister("candidate_paths")
 
+    @lake_errors()
     def __call__(self, container: str) -> set[tuple[str, str]]:
         if container not in self._with_records:
             return set()
