@@ -8,13 +8,13 @@ import concurrent.futures
 import logging
 import os
 import signal
-import time
+from functools import partial
 
 import pytest
 
 from tasks.enrich import enrich_bodies, enrich_submitted, load_nlp
 from tasks.ner import NerFailed, NerPool
-from tests.conftest import BBC, is_running
+from tests.conftest import BBC, is_running, poll_until
 
 BODIES = [p.read_text(encoding="utf-8").partition("\n")[2].strip() for p in sorted(BBC.glob("*.txt"))[:12]]
 # One body that keeps a worker in NER for a good while (tens of thousands of words).
@@ -32,13 +32,7 @@ def in_process_entities(bodies: list[str]) -> list[list[tuple]]:
     return [[(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents] for doc in load_nlp().pipe(bodies)]
 
 
-def wait_until(condition, timeout: float = WAIT_SECONDS) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+wait_until = partial(poll_until, timeout=WAIT_SECONDS, interval=0.05)
 
 
 def cpu_ticks(pid: int) -> int:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from newslake.watch import PendingFiles, Watcher, WatchSettings
 from tasks.discover import scan_inbox
 from tasks.open_files import held_for_writing
-from tests.conftest import BBC, SEED, is_running
+from tests.conftest import BBC, SEED, is_running, poll_until
 
 NEWSLAKE = Path(sys.executable).parent / "newslake"
 WAIT_SECONDS = 180  # generous bound for a loaded machine; the latency itself is measured in bench/
@@ -42,13 +43,7 @@ def lake_rows(lake: Path, query: str) -> list[tuple]:
         con.close()
 
 
-def wait_until(condition, timeout: float = WAIT_SECONDS) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
+wait_until = partial(poll_until, timeout=WAIT_SECONDS, interval=0.2)
 
 
 @pytest.mark.parametrize("mode, held", [("w", True), ("a", True), ("r+", True), ("r", False)])
