@@ -22,16 +22,15 @@ from pydantic import BaseModel, Field
 from tasks.batch_dedup import dedup_task
 from tasks.commit import build_batch_rows, commit_batch_task, touched_table
 from tasks.dedup import Deduplicated
-from tasks.discover_task import discover_task
 from tasks.enrich import enrich_task
-from tasks.formats.known_records import known_records_task
 from tasks.formats.settings import FormatSettings
 from tasks.identity import identity_rows_task
+from tasks.inbox_tasks import discover_task, known_records_task, read_batch_task
 from tasks.lake import open_lake
 from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, NerPool
 from tasks.progress import RunProgress
-from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadBatch, RecordStream, read_batch_task
+from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadBatch, RecordStream
 from tasks.run_history import INGEST_FLOW, RunSummary
 from tasks.run_report import count_mentions, publish_run_artifacts, record_run_end_task, record_run_start_task
 from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock

@@ -92,7 +92,7 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
     seeds, lake = seeds.resolve(), lake.resolve()
-    unchanged_run = record_run_if_unchanged(seeds, lake)
+    unchanged_run, ner = discover_and_read_ahead(seeds, lake, batch_size)
     if unchanged_run is not None:
         # A directory scan and one runs row: no flow run, no NER, the server killed unused.
         if server is not None:
@@ -100,10 +100,7 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
         typer.echo(f"newslake ingest: nothing new in {seeds}")
         print_summary(unchanged_run)
         return
-    from tasks.ner import NerPool
-
-    # The workers load the model (at low priority) while the server boots and Prefect is imported.
-    with NerPool() as ner:
+    with ner:
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
         from flows.ingest import IngestSettings
@@ -119,24 +116,35 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     print_summary(summary)
 
 
-def record_run_if_unchanged(seeds: Path, lake: Path):
-    """When the lake has seen every file in `seeds` as it is now, record that run (a RunSummary)
-    and return it; None when there is anything to do (or no lake yet). The discovery the flow runs
-    too (one walk of the inbox, one query of the lake's `files` table), and no Prefect import."""
+def discover_and_read_ahead(seeds: Path, lake: Path, batch_size: int):
+    """Before the flow, with no Prefect import: (the run recorded, None) when the lake has seen every
+    file in `seeds` as it is now; else (None, a NerPool the caller owns). The pool's workers load the
+    model meanwhile, and it holds the first batch's bodies already (tasks.read_ahead), so NER starts
+    while the Prefect server boots. The discovery is the flow's own (tasks.discover: one walk of the
+    inbox, one query of the lake's `files` table)."""
     from tasks.discover import discover
     from tasks.lake import CATALOG_FILE, open_lake
+    from tasks.ner import NerPool
+    from tasks.read_ahead import first_batch_bodies
     from tasks.run_history import record_unchanged_run
     from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
-    if not (lake / CATALOG_FILE).exists():
-        return None
     with writer_lock(lake, DEFAULT_TIMEOUT_SECONDS):
-        con = open_lake(lake)
+        con = open_lake(lake) if (lake / CATALOG_FILE).exists() else None
         try:
             discovery = discover(con, seeds)
-            return record_unchanged_run(con, discovery.scan.seen) if discovery.nothing_new else None
+            if con is not None and discovery.nothing_new:
+                return record_unchanged_run(con, discovery.scan.seen), None
+            ner = NerPool()
+            try:
+                ner.submit_ahead(first_batch_bodies(con, seeds, discovery, batch_size))
+            except BaseException:
+                ner.close()
+                raise
+            return None, ner
         finally:
-            con.close()
+            if con is not None:
+                con.close()
 
 
 def print_summary(summary) -> None:

@@ -243,9 +243,9 @@ class Discovery:
         return not self.scan.candidates and not self.scan.settling
 
 
-def discover(con: duckdb.DuckDBPyConnection, inbox: Path, min_file_age: float = 0.0) -> Discovery:
-    """What is new or changed in `inbox` against the lake on `con`: one walk of the inbox and one
-    query of the lake."""
+def discover(con: duckdb.DuckDBPyConnection | None, inbox: Path, min_file_age: float = 0.0) -> Discovery:
+    """What is new or changed in `inbox` against the lake on `con` (None: a lake not made yet, which
+    knows no file): one walk of the inbox and one query of the lake."""
     files = list_inbox(inbox)
-    known = known_files(con, [file.ref.path for file in files])
+    known = known_files(con, [file.ref.path for file in files]) if con is not None else KnownFiles()
     return Discovery(new_or_changed(files, known.stats, min_file_age), known)

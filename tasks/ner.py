@@ -121,25 +121,24 @@ class _Worker:
 class NerJob:
     """The entities of one submitted list of bodies, in order, as the workers deliver them."""
 
-    def __init__(self, pool: NerPool, futures: list[Future]):
+    def __init__(self, pool: NerPool, parts: list[tuple[Future, int]]):
         self.pool = pool
-        self._futures = futures
+        self._parts = parts  # per body: the future of the chunk it is in, and its index there
 
     def entities(self) -> Iterator[list[RawEntity]]:
-        """Entities of each body, in submission order; yields a chunk's as soon as it is done.
+        """Entities of each body, in submission order; yields a body's as soon as its chunk is done.
         Raises NerFailed if a chunk failed, after cancelling the job's chunks still queued."""
         try:
-            for future in self._futures:
-                yield from future.result()
+            for future, index in self._parts:
+                yield future.result()[index]
         except BaseException:
             self.cancel()
             raise
 
     def cancel(self) -> None:
         """Drop the job's chunks that no worker has started."""
-        for future in self._futures:
+        for future in {future for future, _ in self._parts}:
             future.cancel()
-
 
 
 class NerPool:
@@ -153,6 +152,7 @@ class NerPool:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload([PRELOAD_MODULE])
         self._queue: deque[_Chunk] = deque()
+        self._ahead: dict[str, tuple[Future, int]] = {}  # body -> its chunk's future and index (submit_ahead)
         self._queue_lock = threading.Lock()
         self._wake_reader, self._wake_writer = os.pipe()
         self._workers: list[_Worker] = []
@@ -171,17 +171,45 @@ class NerPool:
     # -- the owner's side ----------------------------------------------------------------------
 
     def submit(self, bodies: list[str]) -> NerJob:
-        """Queue `bodies` for NER and return at once."""
+        """Queue `bodies` for NER and return at once. Bodies given to submit_ahead since the last
+        submit are not queued again: their chunks serve this job."""
         if self._closed:
             raise RuntimeError("the NER pool is closed")
-        chunks = [_Chunk(bodies[start : start + self._chunk_size], Future())
-                  for start in range(0, len(bodies), self._chunk_size)]
         with self._queue_lock:
             if self._broken is not None:
                 raise self._broken
+            ahead, self._ahead = self._ahead, {}
+            parts = [ahead.pop(body, None) for body in bodies]
+            fresh = [body for body, part in zip(bodies, parts) if part is None]
+            chunks = self._chunks(fresh)
             self._queue.extend(chunks)
+        claimed = {future for future, _ in filter(None, parts)}
+        for future, _ in ahead.values():  # read ahead, but not sent by the run: its NER is not needed
+            if future not in claimed:
+                future.cancel()
+        fresh_parts = iter([(chunk.future, index) for chunk in chunks for index in range(len(chunk.bodies))])
+        self._wake()
+        return NerJob(self, [part or next(fresh_parts) for part in parts])
+
+    def submit_ahead(self, bodies: list[str]) -> None:
+        """Queue `bodies` that the next submit() will most likely ask for (a run's first batch, read
+        before its flow could start): NER starts on them now, and that submit takes their entities.
+        Speculative: what the next submit does not ask for is dropped then."""
+        with self._queue_lock:
+            if self._closed or self._broken is not None:
+                return
+            chunks = self._chunks([body for body in dict.fromkeys(bodies) if body not in self._ahead])
+            self._queue.extend(chunks)
+            for chunk in chunks:
+                self._ahead.update((body, (chunk.future, index)) for index, body in enumerate(chunk.bodies))
+        self._wake()
+
+    def _chunks(self, bodies: list[str]) -> list[_Chunk]:
+        return [_Chunk(bodies[start : start + self._chunk_size], Future())
+                for start in range(0, len(bodies), self._chunk_size)]
+
+    def _wake(self) -> None:
         os.write(self._wake_writer, b"\0")
-        return NerJob(self, [chunk.future for chunk in chunks])
 
     def worker_pids(self) -> list[int]:
         """The pids of the worker processes started so far (for monitoring and tests)."""
@@ -197,7 +225,7 @@ class NerPool:
         if self._closed:
             return
         self._closed = True
-        os.write(self._wake_writer, b"\0")
+        self._wake()
         self._thread.join()
         for worker in self._workers:
             worker.process.terminate()

@@ -24,9 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from tasks.discover import FileToIngest, is_inside
 from tasks.formats import detect
 from tasks.formats.records import STREAMED, Record, stream_records, whole_file_records
@@ -196,7 +193,7 @@ class RecordStream:
     """
 
     def __init__(self, root: Path, candidates: list[FileToIngest], known_content: set[tuple[str, str]],
-                 known_records: Callable[[str], set[tuple[str, str]]] = lambda path: set(),
+                 known_records: Callable[[str], set[tuple[str, str]]] | None = None,
                  max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, formats: FormatSettings | None = None):
         self._root = root
         self._known_content = known_content
@@ -281,7 +278,7 @@ class RecordStream:
         if first.number is None:
             yield "result", _parsed(ref, sha256, first)
             return
-        known = self._known_records(ref.path)
+        known = self._known_records(ref.path) if self._known_records is not None else set()
         try:
             for record in itertools.chain([first], records):
                 record_ref = FileRef(f"{ref.path}#{record.number}", len(record.content), ref.mtime_ns)
@@ -320,8 +317,3 @@ def read_and_parse(
     with RecordStream(root, candidates, known_content, max_file_bytes=max_bytes, formats=formats) as stream:
         batch = stream.next_batch(max_records)
     return batch.results, batch.touched
-
-
-@task(name="read-batch", cache_policy=NO_CACHE)
-def read_batch_task(stream: RecordStream, max_records: int) -> ReadBatch:
-    return stream.next_batch(max_records)

@@ -67,6 +67,25 @@ def test_ner_pool_jobs_queued_ahead_come_back_apart(pool):
     assert list(first.entities()) == in_process_entities(BODIES[:7])
 
 
+def test_ner_pool_bodies_read_ahead_serve_the_next_submit(pool):
+    pool.submit_ahead(BODIES[:9])
+    # The run's first batch: read ahead, less a duplicate, plus a body the read-ahead did not see.
+    asked = [BODIES[0], BODIES[2], "Angela Merkel met Emmanuel Macron in Paris.", BODIES[8], BODIES[2]]
+    assert list(pool.submit(asked).entities()) == in_process_entities(asked)
+
+
+def test_ner_pool_read_ahead_serves_only_the_next_submit(pool):
+    pool.submit_ahead(BODIES[:6])
+    assert list(pool.submit(BODIES[6:]).entities()) == in_process_entities(BODIES[6:])
+    assert list(pool.submit(BODIES[:6]).entities()) == in_process_entities(BODIES[:6])  # queued again
+
+
+def test_ner_pool_read_ahead_into_a_closed_pool_is_ignored():
+    pool = NerPool(processes=1)
+    pool.close()
+    pool.submit_ahead(BODIES[:2])  # speculative: nothing to fail
+
+
 def test_ner_pool_enrichments_same_as_enrich_bodies(pool):
     assert enrich_submitted(BODIES, pool.submit(BODIES)) == enrich_bodies(BODIES, n_process=1)
 

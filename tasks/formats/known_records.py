@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 import sql
 from tasks.lake import lake_errors
-from tasks.retry import retry_if_transient
 
 
 class KnownRecords:
@@ -36,9 +33,3 @@ class KnownRecords:
             return set()
         rows = self._con.execute(sql.load("known_records_of_container"), {"container": container}).fetchall()
         return set(rows)
-
-
-@task(name="load-known-records", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
-      retry_condition_fn=retry_if_transient)
-def known_records_task(con: duckdb.DuckDBPyConnection, candidate_paths: list[str]) -> KnownRecords:
-    return KnownRecords(con, candidate_paths)
