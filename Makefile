@@ -18,9 +18,9 @@ deploy worker: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/
 run: $(STAMP)  ## create the venv, install, ingest seeds/ into ./lake and print what happened
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
 
-test: $(STAMP)  ## lint, then the test suite
+test: $(STAMP)  ## lint, then the test suite, a module per process on 2 processes (tests wait on servers and subprocesses)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 install: $(STAMP)
 

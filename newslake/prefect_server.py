@@ -126,14 +126,15 @@ def _default_database() -> Path | None:
     return home / "prefect.db"
 
 
-def _fresh_database_copy() -> Path:
+def fresh_database_copy() -> Path:
+    """Where the migrated database with nothing recorded is cached (for this Prefect version)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newslake"
     return cache / f"prefect-{importlib.metadata.version('prefect')}-fresh.db"
 
 
 def restore_fresh_database() -> Path | None:
     """The server's database file, first copied from the cached fresh one if it does not exist."""
-    database, fresh = _default_database(), _fresh_database_copy()
+    database, fresh = _default_database(), fresh_database_copy()
     if database is not None and not database.exists() and fresh.exists():
         database.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(fresh, database)
@@ -142,7 +143,7 @@ def restore_fresh_database() -> Path | None:
 
 def keep_fresh_database() -> None:
     """Copy the just-migrated database (no run recorded yet) to the cache, atomically."""
-    database, fresh = _default_database(), _fresh_database_copy()
+    database, fresh = _default_database(), fresh_database_copy()
     if database is None or fresh.exists():
         return
     fresh.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +168,7 @@ def prepare_fresh_database() -> None:
     """Create the cached fresh database now (`make install` runs this), so that not even the first
     `newslake ingest` on this machine waits for Prefect's migrations: a server is started once on
     a throwaway PREFECT_HOME, and stopped as soon as it answers."""
-    if _fresh_database_copy().exists():
+    if fresh_database_copy().exists():
         return
     with tempfile.TemporaryDirectory(prefix="newslake-prefect-") as home:
         os.environ["PREFECT_HOME"] = home

@@ -17,9 +17,14 @@ import pytest
 # Prefect's home must be settled before Prefect is first imported.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="newslake-prefect-home-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The harness's server, like newslake's own per-run server (newslake.prefect_server), serves no UI and
+# registers no block types: no test uses them, and they are most of its start-up after the imports.
+os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+os.environ.setdefault("PREFECT_API_BLOCKS_REGISTER_ON_START", "false")
 
 pytest_plugins = ("tests.pg_fixture",)  # postgres_cluster, catalog_url: a real PostgreSQL server
 
+REPO = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = Path(__file__).parent.parent / "seeds" / "000_0c9d4e5cefc4f513.txt"
 BBC = FIXTURES / "bbc"
@@ -28,10 +33,45 @@ BBC_DUPLICATE_PAIR = ("tech_004.txt", "tech_063.txt")  # byte-identical in the B
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
+    """Prefect's test harness, its server's new database started from the migrated copy that
+    `make install` caches (newslake.prefect_server), as every newslake server's is: replaying the
+    migrations is most of the harness's start-up."""
+    from prefect.testing import utilities
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    from newslake.prefect_server import fresh_database_copy
+
+    new_folder = utilities.mkdtemp
+
+    def folder_with_migrated_database() -> str:
+        folder = new_folder()
+        if fresh_database_copy().exists():
+            shutil.copyfile(fresh_database_copy(), Path(folder) / "prefect-test.db")
+        return folder
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utilities, "mkdtemp", folder_with_migrated_database)
+        with utilities.prefect_test_harness(server_startup_timeout=120):
+            yield
+
+
+@pytest.fixture(scope="session")
+def harness_api_url(prefect_harness) -> str:
+    """The API of the session's Prefect server, for a subprocess to report to: it then spends no
+    time booting a server of its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def cli_environment(prefect_home: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a `newslake` (or Python) subprocess: none of this session's Prefect and
+    newslake settings, a Prefect home of its own, this checkout's code on the path. It reports to
+    the Prefect server at `api_url`; with none, it starts its own, as a user's run does."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
+    env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONPATH=str(REPO), **extra)
+    if api_url is not None:
+        env["PREFECT_API_URL"] = api_url
+    return env
 
 
 @pytest.fixture

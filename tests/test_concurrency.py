@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tasks.writer_lock import WriterLockTimeout, writer_lock
+from tests.conftest import cli_environment
 
 NEWSLAKE = Path(sys.executable).with_name("newslake")
 
@@ -33,17 +34,15 @@ def test_writer_lock_released_after_block_and_after_error(tmp_path):
         pass
 
 
-def test_two_concurrent_ingests_leave_lake_consistent(inbox, lake_dir, tmp_path):
+def test_two_concurrent_ingests_leave_lake_consistent(inbox, lake_dir, tmp_path, harness_api_url):
     import newslake
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
     processes = []
     for n in range(2):
-        # Each its own PREFECT_HOME: ephemeral mode, apart from this session's test harness.
-        run_env = {**env, "PREFECT_HOME": str(tmp_path / f"prefect-{n}"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         processes.append(subprocess.Popen(
             [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake_dir), "--batch-size", "10"],
-            env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            env=cli_environment(tmp_path / f"prefect-{n}", harness_api_url),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = [p.communicate(timeout=300)[0] for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
 

@@ -1,10 +1,10 @@
 """Crashes: kill -9 at any moment loses nothing and doubles nothing.
 
-Real `newslake ingest` processes (each with its own PREFECT_HOME, so each starts Prefect's
-temporary server: ~6 s) ingest a few hundred generated stories in small batches. They are killed
-with SIGKILL at seeded random moments, then one last run finishes; the lake must then equal, table
-by table, a control lake built by one uninterrupted run. Budget: a control run plus, per seed,
-KILLS_PER_SEED killed runs and a final run (~2-3 minutes for the module on 2 cores).
+Real `newslake ingest` processes (reporting to the session's Prefect server, so that none spends
+its first seconds booting one of its own) ingest a hundred-odd generated stories in small batches.
+They are killed with SIGKILL at seeded random moments, then one last run finishes; the lake must
+then equal, table by table, a control lake built by one uninterrupted run. Budget: a control run
+plus, per seed, KILLS_PER_SEED killed runs and a final run.
 """
 
 from __future__ import annotations
@@ -22,15 +22,14 @@ import duckdb
 import pytest
 
 from tasks.lake import DATA_DIR, open_lake
-from tests.conftest import BBC
+from tests.conftest import BBC, REPO, cli_environment
 
-STORIES = 200
+STORIES = 120
 EXACT_COPIES = 6
 BATCH_SIZE = 30
 SEEDS = (11, 29)
 KILLS_PER_SEED = 3
 NEWSLAKE = Path(sys.executable).with_name("newslake")
-REPO = Path(__file__).parent.parent
 CONTENT_TABLES = ("articles", "entities", "sources", "duplicates")
 
 
@@ -58,7 +57,7 @@ def write_inbox(folder: Path) -> None:
     copies = folder / "copies"
     copies.mkdir()
     for n in range(EXACT_COPIES):
-        source = stories / f"story_{n * 37 + 1:04d}.txt"
+        source = stories / f"story_{n * 19 + 1:04d}.txt"
         (copies / f"copy_{n}.txt").write_bytes(source.read_bytes())
     (folder / "empty.txt").write_bytes(b"")
     (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
@@ -69,23 +68,23 @@ def ingest_command(inbox: Path, lake: Path) -> list[str]:
     return [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake), "--batch-size", str(BATCH_SIZE)]
 
 
-def cli_environment(prefect_home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
-    # PYTHONPATH: the CLI runs this checkout's code, the code these tests import.
-    return {**env, "PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PYTHONPATH": str(REPO)}
+@pytest.fixture(scope="module")
+def cli_env(harness_api_url, tmp_path_factory) -> dict[str, str]:
+    """The CLI's environment: the session's Prefect server (a killed run's flow run is left Running
+    there, which no test reads)."""
+    return cli_environment(tmp_path_factory.mktemp("prefect"), harness_api_url)
 
 
-def start_ingest(inbox: Path, lake: Path, prefect_home: Path, log: Path) -> subprocess.Popen:
-    # Its own session, so the kill reaches Prefect's server and spaCy's workers too.
+def start_ingest(inbox: Path, lake: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    # Its own session, so the kill reaches spaCy's workers too.
     with log.open("ab") as out:
-        return subprocess.Popen(ingest_command(inbox, lake), env=cli_environment(prefect_home),
+        return subprocess.Popen(ingest_command(inbox, lake), env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def run_to_completion(inbox: Path, lake: Path, prefect_home: Path, log: Path) -> float:
+def run_to_completion(inbox: Path, lake: Path, env: dict[str, str], log: Path) -> float:
     """Run an ingest to the end; return the flow's own duration (start-up excluded)."""
-    process = start_ingest(inbox, lake, prefect_home, log)
+    process = start_ingest(inbox, lake, env, log)
     assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
     return float(re.findall(r": completed in ([0-9.]+)s", log.read_text())[-1])
 
@@ -100,13 +99,13 @@ def wait_for_line(process: subprocess.Popen, log: Path, offset: int, pattern: st
     return False
 
 
-def kill_run(inbox: Path, lake: Path, prefect_home: Path, log: Path, rng: random.Random,
+def kill_run(inbox: Path, lake: Path, env: dict[str, str], log: Path, rng: random.Random,
              work_seconds: float) -> str | None:
     """Start a run and SIGKILL its whole process group at a seeded moment: anywhere in the work
     (reading, parsing, NER, commits) or right after a batch's NER, when its commit runs. Returns
     where it was killed, None if the run finished first."""
     offset = log.stat().st_size if log.exists() else 0
-    process = start_ingest(inbox, lake, prefect_home, log)
+    process = start_ingest(inbox, lake, env, log)
     if rng.random() < 0.5:
         moment, anchor, nth, delay = "during the work", r"new or changed", 1, rng.uniform(0, 0.8) * work_seconds
     else:
@@ -185,22 +184,22 @@ def crash_inbox(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def control(crash_inbox, tmp_path_factory) -> tuple[dict[str, object], float]:
+def control(crash_inbox, cli_env, tmp_path_factory) -> tuple[dict[str, object], float]:
     """The lake one uninterrupted run builds, and how long that run took."""
     base = tmp_path_factory.mktemp("control")
-    seconds = run_to_completion(crash_inbox, base / "lake", base / "prefect", base / "ingest.log")
+    seconds = run_to_completion(crash_inbox, base / "lake", cli_env, base / "ingest.log")
     assert_lake_is_sound(base / "lake")
     return lake_contents(base / "lake"), seconds
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_crash_kill9_then_rerun_equals_uninterrupted(crash_inbox, control, tmp_path, seed):
+def test_crash_kill9_then_rerun_equals_uninterrupted(crash_inbox, control, cli_env, tmp_path, seed):
     expected, work_seconds = control
-    lake, prefect_home, log = tmp_path / "lake", tmp_path / "prefect", tmp_path / "ingest.log"
+    lake, log = tmp_path / "lake", tmp_path / "ingest.log"
     rng = random.Random(seed)
-    kills = [kill_run(crash_inbox, lake, prefect_home, log, rng, work_seconds) for _ in range(KILLS_PER_SEED)]
+    kills = [kill_run(crash_inbox, lake, cli_env, log, rng, work_seconds) for _ in range(KILLS_PER_SEED)]
     assert any(kills), "every run finished before its kill"
-    run_to_completion(crash_inbox, lake, prefect_home, log)
+    run_to_completion(crash_inbox, lake, cli_env, log)
     referenced = assert_lake_is_sound(lake)
     assert lake_contents(lake) == expected
     # What killed transactions left in data/ is unreferenced, and removing it changes nothing.

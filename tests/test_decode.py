@@ -227,7 +227,7 @@ def make_zip() -> bytes:
         (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64), "binary (JPEG image)"),
         (b"GIF89a" + bytes(range(64)), "binary (GIF image)"),
         (b"GIF87a" + bytes(range(64)), "binary (GIF image)"),
-        (gzip.compress(b"Headline\n\nBody."), "binary (gzip)"),
+        (gzip.compress(b"Headline\n\nBody.", mtime=0), "binary (gzip)"),
         (make_zip(), "binary (zip)"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "binary (PDF)"),
     ],

@@ -6,7 +6,6 @@ workers that inherited it printed that traceback when the pool stopped them."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.conftest import BBC
+from tests.conftest import BBC, cli_environment
 
 WAIT_SECONDS = 60
 
@@ -50,9 +49,7 @@ def processes_marked(marker: str) -> list[str]:
     return found
 
 
-def test_flow_run_with_its_own_pool_ends_quietly_and_leaves_no_ner_process(tmp_path, prefect_harness):
-    from prefect.settings import PREFECT_API_URL
-
+def test_flow_run_with_its_own_pool_ends_quietly_and_leaves_no_ner_process(tmp_path, harness_api_url):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for path in sorted(BBC.glob("*.txt"))[:4]:
@@ -61,9 +58,7 @@ def test_flow_run_with_its_own_pool_ends_quietly_and_leaves_no_ner_process(tmp_p
     script.write_text(RUN_FLOW)
     marker = f"newslake-test-{uuid.uuid4()}"
     # The run goes to the session's test server, as a deployment's goes to its server.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_API_URL=PREFECT_API_URL.value(),
-               NEWSLAKE_TEST_MARKER=marker, PYTHONPATH=str(Path(__file__).parent.parent))
+    env = cli_environment(tmp_path / "prefect", harness_api_url, NEWSLAKE_TEST_MARKER=marker)
     run = subprocess.run([sys.executable, str(script), str(inbox), str(tmp_path / "lake")], env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr

@@ -68,15 +68,15 @@ WARC_HEAD = b"WARC/1.0\r\nWARC-Type: warcinfo\r\n"
     ("record.json", b'{"title": "a"}', detect.JSON),
     ("array.json", b'[{"title": "a"}]', detect.JSON),
     ("crawl.warc", WARC_HEAD, detect.WARC),
-    ("crawl.warc.gz", gzip.compress(WARC_HEAD), detect.WARC),
+    ("crawl.warc.gz", gzip.compress(WARC_HEAD, mtime=0), detect.WARC),
     ("story.txt", b"A headline\n\nA body.", detect.TEXT),
     # a mismatch between name and content: the content decides
     ("crawl.html", WARC_HEAD, detect.WARC),
     ("records.jsonl", b"<!doctype html><html>", detect.HTML),
     ("notes.txt", RSS_HEAD, detect.FEED),
     ("page.warc", b"Just a headline\n\nAnd a story.", detect.TEXT),
-    ("data.bin", gzip.compress(WARC_HEAD), detect.WARC),
-    ("archive.txt.gz", gzip.compress(b"A headline\n\nA body."), detect.GZIP),
+    ("data.bin", gzip.compress(WARC_HEAD, mtime=0), detect.WARC),
+    ("archive.txt.gz", gzip.compress(b"A headline\n\nA body.", mtime=0), detect.GZIP),
 ])
 def test_detect_format_by_content_then_name(name, head, expected):
     assert detect.detect_format(name, head) == expected

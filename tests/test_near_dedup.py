@@ -38,7 +38,7 @@ from tasks.near_dedup import (
 from tasks.parse import parse_document
 from tasks.read import ReadResult
 from tasks.records import FileRef
-from tests.conftest import lake_rows
+from tests.conftest import cli_environment, lake_rows
 
 NEAR = Path(__file__).parent / "fixtures" / "near"
 COPY_KINDS = ["syndicated", "copy_edit", "trimmed", "rewrap"]
@@ -201,16 +201,14 @@ def test_near_copy_in_later_run_is_caught_against_history(tmp_path):
     assert lake_rows(lake, "SELECT count(*) FROM shingle_sketches JOIN articles USING (article_id)") == [(3,)]
 
 
-def test_cli_near_copy_of_history_beside_new_stories(tmp_path):
+def test_cli_near_copy_of_history_beside_new_stories(tmp_path, harness_api_url):
     """`newslake ingest` of a near copy of an old story beside new stories: the copy is a
     duplicate, and the new stories get their own entities."""
-    import os
     import subprocess
     import sys
 
     newslake = Path(sys.executable).with_name("newslake")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = cli_environment(tmp_path / "prefect", harness_api_url)
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     inbox.mkdir()
     shutil.copy(NEAR / "original.txt", inbox / "original.txt")

@@ -3,14 +3,13 @@ first run on a machine (the cache `make install` fills)."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
 
-from tests.conftest import SEED
+from tests.conftest import SEED, cli_environment
 
 NEWSLAKE = Path(sys.executable).with_name("newslake")
 # A table no Prefect database has: put into the cached copy, it shows which databases came from it.
@@ -25,8 +24,8 @@ def sqlite_rows(database: Path, query: str) -> list[tuple]:
 
 
 def test_install_step_caches_a_migrated_database_that_new_homes_start_from(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
-    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = cli_environment(tmp_path / "home", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    del env["PREFECT_HOME"]  # `prepare` makes its database in a home of its own
     prepare = [sys.executable, "-m", "newslake.prefect_server", "prepare"]
     subprocess.run(prepare, env=env, check=True, timeout=120)
     [fresh] = (tmp_path / "cache" / "newslake").glob("prefect-*-fresh.db")
@@ -41,7 +40,7 @@ def test_install_step_caches_a_migrated_database_that_new_homes_start_from(tmp_p
     (inbox / SEED.name).write_bytes(SEED.read_bytes())
     home = tmp_path / "home"
     run = subprocess.run([str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(tmp_path / "lake")],
-                         env={**env, "PREFECT_HOME": str(home)}, capture_output=True, text=True, timeout=300)
+                         env=cli_environment(home, XDG_CACHE_HOME=str(tmp_path / "cache")), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "new articles      1" in run.stdout
     # The new home's database is the cached copy (it has the marker), with this run added.

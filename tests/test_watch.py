@@ -18,7 +18,7 @@ import pytest
 from newslake.watch import PendingFiles, Watcher, WatchSettings
 from tasks.discover import scan_inbox
 from tasks.open_files import held_for_writing
-from tests.conftest import BBC, SEED, is_running, poll_until
+from tests.conftest import BBC, SEED, cli_environment, is_running, poll_until
 
 NEWSLAKE = Path(sys.executable).parent / "newslake"
 WAIT_SECONDS = 180  # generous bound for a loaded machine; the latency itself is measured in bench/
@@ -178,9 +178,8 @@ def ner_workers(watcher_pid: int) -> list[int]:
 def test_watch_process_ingests_drops_and_slow_writer_then_stops_on_sigterm(tmp_path):
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     inbox.mkdir()
-    # Its own PREFECT_HOME and no API URL: ephemeral mode, apart from this session's test harness.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    # No API URL: the watcher starts its own Prefect server, as a user's does.
+    env = cli_environment(tmp_path / "prefect")
     log = tmp_path / "watch.log"
     with open(log, "wb") as out:
         watcher = subprocess.Popen(
