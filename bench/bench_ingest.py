@@ -69,7 +69,7 @@ class Measured:
     stdout: str
 
 
-def _children_by_parent() -> dict[int, list[int]]:
+def children_by_parent() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -93,7 +93,7 @@ def _rss(pid: int) -> int:
 
 def tree_rss(root: int, seen: set[int]) -> int:
     """Resident memory of `root` and all its descendants now; adds their pids to `seen`."""
-    children = _children_by_parent()
+    children = children_by_parent()
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()

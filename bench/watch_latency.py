@@ -7,12 +7,16 @@ then measures, with the lake read the way `newslake sql` reads it (read-only ope
 - a batch: --batch articles copied in at once, time until all are visible;
 - the slow writer: half an article, a pause with the file open, the rest; time from the last write,
   and whether it was ingested whole and once;
+- a killed NER worker (--after-kill N): a batch of N articles before one of the watcher's two NER
+  workers is killed with SIGKILL between runs, and another N after: the time until each batch is
+  visible with its entities, the NER processes alive again, and the watcher's log line;
 - the baseline, measured in the same run: a one-shot `newslake ingest` process for one new file
   (process start to exit), what a user pays without a watcher.
 
 Finally one real `newslake sql` call confirms what the poller saw.
 
     .venv/bin/python bench/watch_latency.py --drops 20 --batch 50
+    .venv/bin/python bench/watch_latency.py --drops 3 --batch 10 --after-kill 100 --baseline-runs 1
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_ingest import children_by_parent  # noqa: E402
 from corpus import distinct_real_files  # noqa: E402
 
 NEWSLAKE = Path(sys.executable).with_name("newslake")
@@ -69,6 +74,41 @@ def wait_visible(lake: Path, paths: list[str], since: float) -> float:
     raise TimeoutError(f"{paths[:3]}... not visible after {TIMEOUT_SECONDS}s")
 
 
+def ner_workers(watcher: int) -> list[int]:
+    """The watcher's NER workers: the children of its multiprocessing forkserver."""
+    children = children_by_parent()
+    forkservers = [pid for pid in children.get(watcher, [])
+                   if b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return [worker for server in forkservers for worker in children.get(server, [])]
+
+
+def timed_batch(inbox: Path, lake: Path, articles, size: int) -> tuple[float, int]:
+    """Drop `size` articles at once; seconds until all are visible, and how many have entities."""
+    batch = [next(articles) for _ in range(size)]
+    for name, data in batch:
+        (inbox / name).write_bytes(data)
+    seconds = wait_visible(lake, [name for name, _ in batch], time.monotonic())
+    with_entities = count(lake, "SELECT count(DISTINCT a.source_path) FROM articles AS a JOIN entities USING (article_id) "
+                                "WHERE list_contains(?, a.source_path)", [[name for name, _ in batch]])
+    return seconds, with_entities
+
+
+def after_a_killed_worker(watcher: int, inbox: Path, lake: Path, articles, size: int, log: Path) -> None:
+    before, before_entities = timed_batch(inbox, lake, articles, size)
+    workers = ner_workers(watcher)
+    victim = workers[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while (victim in ner_workers(watcher) or len(ner_workers(watcher)) < len(workers)) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+    after, after_entities = timed_batch(inbox, lake, articles, size)
+    logged = [line for line in log.read_text(errors="replace").splitlines() if f"NER worker pid {victim}" in line]
+    print(f"batch of {size} before a NER worker was killed: visible in {before:.2f}s, {before_entities} with entities")
+    print(f"batch of {size} after (worker {victim} SIGKILLed between runs): visible in {after:.2f}s, "
+          f"{after_entities} with entities; after/before {after / before:.2f}; NER workers alive "
+          f"{len(ner_workers(watcher))} of {len(workers)}; logged {len(logged)}x: {logged[0].split(' - ')[-1] if logged else '-'}")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -84,6 +124,8 @@ def main() -> None:
     parser.add_argument("--drops", type=int, default=20)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--baseline-runs", type=int, default=3)
+    parser.add_argument("--after-kill", type=int, default=0, metavar="N",
+                        help="articles per batch before and after a NER worker is killed (0: skip)")
     args = parser.parse_args()
 
     articles = iter(distinct_real_files())
@@ -91,7 +133,8 @@ def main() -> None:
     inbox, lake = work / "inbox", work / "lake"
     inbox.mkdir()
     env = environment(work / "prefect")
-    log = (work / "watch.log").open("wb")
+    log_path = work / "watch.log"
+    log = log_path.open("wb")
     started = time.monotonic()
     watcher = subprocess.Popen([str(NEWSLAKE), "watch", "--seeds", str(inbox), "--lake", str(lake)],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -116,6 +159,9 @@ def main() -> None:
         print(f"batch of {args.batch} dropped at once: all visible {wait_visible(lake, [n for n, _ in batch], last_write):.2f}s "
               "after the last write")
 
+        if args.after_kill:
+            after_a_killed_worker(watcher.pid, inbox, lake, articles, args.after_kill, log_path)
+
         name, data = next(articles)
         half = len(data) // 2
         with open(inbox / name, "wb") as writer:
@@ -137,7 +183,7 @@ def main() -> None:
         check = subprocess.run([str(NEWSLAKE), "sql", "--lake", str(lake), "--format", "csv",
                                 "SELECT count(*) AS files FROM files"], env=env, capture_output=True, text=True)
         print(f"newslake sql sees {check.stdout.split()[-1]} files "
-              f"(expected {args.drops + args.batch + 1})")
+              f"(expected {args.drops + args.batch + 2 * args.after_kill + 1})")
     finally:
         watcher.send_signal(signal.SIGTERM)
         stop = time.monotonic()
