@@ -21,6 +21,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # registers no block types: no test uses them, and they are most of its start-up after the imports.
 os.environ.setdefault("PREFECT_UI_ENABLED", "false")
 os.environ.setdefault("PREFECT_API_BLOCKS_REGISTER_ON_START", "false")
+# Nor does it run the services that look for work on a timer (schedules, late or paused runs, lost
+# workers, automations, database cleanup): no test uses them. What records runs (the task run
+# recorder, the event persister) runs as always.
+for service in ("SCHEDULER", "LATE_RUNS", "FOREMAN", "PAUSE_EXPIRATIONS", "CANCELLATION_CLEANUP", "REPOSSESSOR",
+                "TRIGGERS", "DB_VACUUM", "CLEANUP_RECONCILER"):
+    os.environ.setdefault(f"PREFECT_SERVER_SERVICES_{service}_ENABLED", "false")
 
 pytest_plugins = ("tests.pg_fixture",)  # postgres_cluster, catalog_url: a real PostgreSQL server
 
