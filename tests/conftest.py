@@ -69,12 +69,15 @@ def harness_api_url(prefect_harness) -> str:
     return PREFECT_API_URL.value()
 
 
-def cli_environment(prefect_home: Path, api_url: str | None = None, **extra: str) -> dict[str, str]:
+def cli_environment(prefect_home: Path | None, api_url: str | None = None, **extra: str) -> dict[str, str]:
     """The environment of a `newslake` (or Python) subprocess: none of this session's Prefect and
-    newslake settings, a Prefect home of its own, this checkout's code on the path. It reports to
-    the Prefect server at `api_url`; with none, it starts its own, as a user's run does."""
+    newslake settings, the Prefect home `prefect_home` (None: Prefect's default), this checkout's
+    code on the path. It reports to the Prefect server at `api_url`; with none, it starts its own,
+    as a user's run does."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSLAKE_"))}
-    env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONPATH=str(REPO), **extra)
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONPATH=str(REPO), **extra)
+    if prefect_home is not None:
+        env["PREFECT_HOME"] = str(prefect_home)
     if api_url is not None:
         env["PREFECT_API_URL"] = api_url
     return env

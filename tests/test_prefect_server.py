@@ -24,8 +24,7 @@ def sqlite_rows(database: Path, query: str) -> list[tuple]:
 
 
 def test_install_step_caches_a_migrated_database_that_new_homes_start_from(tmp_path):
-    env = cli_environment(tmp_path / "home", XDG_CACHE_HOME=str(tmp_path / "cache"))
-    del env["PREFECT_HOME"]  # `prepare` makes its database in a home of its own
+    env = cli_environment(None, XDG_CACHE_HOME=str(tmp_path / "cache"))  # `prepare` uses a home of its own
     prepare = [sys.executable, "-m", "newslake.prefect_server", "prepare"]
     subprocess.run(prepare, env=env, check=True, timeout=120)
     [fresh] = (tmp_path / "cache" / "newslake").glob("prefect-*-fresh.db")

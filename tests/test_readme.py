@@ -91,12 +91,10 @@ def project_folder(tmp_path_factory, prefect_harness) -> Path:
 
 
 @pytest.fixture(scope="module")
-def block_environment(prefect_harness) -> dict[str, str]:
+def block_environment(harness_api_url) -> dict[str, str]:
     """The environment blocks run in: the lake is ./lake, and a flow a block starts reports to the
     tests' Prefect server rather than starting one of its own."""
-    from prefect.settings import PREFECT_API_URL
-
-    return {**os.environ, "NEWSLAKE_LAKE": "lake", "PREFECT_API_URL": PREFECT_API_URL.value()}
+    return {**os.environ, "NEWSLAKE_LAKE": "lake", "PREFECT_API_URL": harness_api_url}
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
