@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import Enum
 from itertools import islice
 from pathlib import Path
@@ -59,6 +59,10 @@ CatalogOption = typer.Option(None, "--catalog", envvar="NEWSLAKE_CATALOG",
                              help="PostgreSQL catalog (libpq URL) of a lake shared by several writers; "
                                   "--lake is then its data folder.")
 
+NerProcessesOption = typer.Option(None, "--ner-processes", min=1,
+                                  help="NER worker processes (default: one per CPU, at most 2).")
+POSTGRES_HINT = "Is PostgreSQL running? `make postgres` starts the project's own and prints its URL."
+
 
 class OutputFormat(str, Enum):
     table = "table"
@@ -76,9 +80,13 @@ def fail(title: str, suggestion: str | None = None) -> None:
 
 
 @app.command()
-def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
-           batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each).")) -> None:
+def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | None = CatalogOption,
+           batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each)."),
+           ner_processes: int | None = NerProcessesOption) -> None:
     """Ingest new and changed files from the inbox into the lake, once.
+
+    With --catalog, several of these (on one machine or many) split the inbox between them: each
+    claims batches of files until none is left, then exits.
 
     Example: newslake ingest --seeds ./seeds --lake ./lake
     """
@@ -86,13 +94,19 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
         fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
     from newslake.environment import use_project_prefect_home
     from newslake.prefect_server import reserve_temporary_server
+    from tasks.lake import CatalogUnreachable, LakeLocation
 
     use_project_prefect_home()
     server = reserve_temporary_server()  # before Prefect is imported
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
-    seeds, lake = seeds.resolve(), lake.resolve()
-    unchanged_run, ner = discover_and_read_ahead(seeds, lake, batch_size)
+    seeds, location = seeds.resolve(), LakeLocation(lake, catalog)
+    try:
+        unchanged_run, ner = discover_and_read_ahead(seeds, location, batch_size, ner_processes)
+    except CatalogUnreachable as exc:
+        if server is not None:
+            server.abandon()
+        fail(str(exc), POSTGRES_HINT)
     if unchanged_run is not None:
         # A directory scan and one runs row: no flow run, no NER, the server killed unused.
         if server is not None:
@@ -106,7 +120,7 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
         from flows.ingest import IngestSettings
         from flows.ingest import ingest as ingest_flow
 
-        settings = IngestSettings(seeds=seeds, lake=lake, batch_size=batch_size)
+        settings = IngestSettings(seeds=seeds, lake=location.folder, catalog=catalog, batch_size=batch_size)
         if server is not None:
             server.wait_until_healthy()
         # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
@@ -116,28 +130,31 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption,
     print_summary(summary)
 
 
-def discover_and_read_ahead(seeds: Path, lake: Path, batch_size: int):
-    """Before the flow, with no Prefect import: (the run recorded, None) when the lake has seen every
-    file in `seeds` as it is now; else (None, a NerPool the caller owns). The pool's workers load the
-    model meanwhile, and it holds the first batch's bodies already (tasks.read_ahead), so NER starts
-    while the Prefect server boots. The discovery is the flow's own (tasks.discover: one walk of the
-    inbox, one query of the lake's `files` table)."""
+def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processes: int | None = None):
+    """Before the flow, with no Prefect import: (the run recorded, None) when the lake at `location`
+    (a tasks.lake.LakeLocation) has seen every file in `seeds` as it is now; else (None, a NerPool
+    the caller owns). The pool's workers load the model meanwhile, and a lone writer's pool holds
+    the first batch's bodies already (tasks.read_ahead), so NER starts while the Prefect server
+    boots. The discovery is the flow's own (tasks.discover: one walk of the inbox, one query of the
+    lake's `files` table)."""
     from tasks.discover import discover
-    from tasks.lake import CATALOG_FILE, open_lake
+    from tasks.lake import open_lake
     from tasks.ner import NerPool
     from tasks.read_ahead import first_batch_bodies
     from tasks.run_history import record_unchanged_run
     from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
-    with writer_lock(lake, DEFAULT_TIMEOUT_SECONDS):
-        con = open_lake(lake) if (lake / CATALOG_FILE).exists() else None
+    shared = location.catalog is not None  # writers sharing a catalog take no writer lock
+    with nullcontext() if shared else writer_lock(location.folder, DEFAULT_TIMEOUT_SECONDS):
+        con = open_lake(location) if location.exists() else None
         try:
             discovery = discover(con, seeds)
             if con is not None and discovery.nothing_new:
                 return record_unchanged_run(con, discovery.scan.seen), None
-            ner = NerPool()
+            ner = NerPool(ner_processes)
             try:
-                ner.submit_ahead(first_batch_bodies(con, seeds, discovery, batch_size))
+                if not shared:  # a shared inbox's first batch is whatever this writer claims
+                    ner.submit_ahead(first_batch_bodies(con, seeds, discovery, batch_size))
             except BaseException:
                 ner.close()
                 raise
@@ -172,7 +189,7 @@ def open_lake_for_reading(lake: Path, catalog: str | None):
     except LakeNotFound as exc:
         fail(str(exc))
     except CatalogUnreachable as exc:
-        fail(str(exc), "Is PostgreSQL running? `make postgres` starts the project's own and prints its URL.")
+        fail(str(exc), POSTGRES_HINT)
 
 
 @app.command(name="sql")
@@ -418,7 +435,7 @@ def maintain(lake: Path = LakeOption, catalog: str | None = CatalogOption,
     try:
         found = location.exists()
     except CatalogUnreachable as exc:
-        fail(str(exc), "Is PostgreSQL running? `make postgres` starts the project's own and prints its URL.")
+        fail(str(exc), POSTGRES_HINT)
     if not found:
         fail(f"no lake at {location.describe()}", "Pass --lake DIR, or run `newslake ingest` first.")
     from newslake.environment import use_project_prefect_home

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,14 @@ from tasks.records import FileRef
 
 # Held while creating the claims table: concurrent CREATE ... IF NOT EXISTS can still collide.
 SCHEMA_LOCK_KEY = 0x6E65_7773_636C_6169  # "newsclai"
+# Held by a writer from its last look at the lake (late dedup, identities) to its commit.
+COMMIT_LOCK_KEY = 0x6E65_7773_636F_6D6D  # "newscomm"
+DEFAULT_LEASE_SECONDS = 60.0
+
+
+class ClaimLost(Exception):
+    """Files this writer claimed were handed to another writer (its lease ran out while it was
+    stalled): its batch must not commit them too."""
 
 
 @dataclass(frozen=True)
@@ -145,3 +155,107 @@ def give_back(con: psycopg.Connection, claim: Claim) -> None:
 def counts(con: psycopg.Connection) -> ClaimCounts:
     with con.transaction():
         return ClaimCounts(*con.execute(sql.load("claims/counts")).fetchone())
+
+
+@contextmanager
+def commit_section(con: psycopg.Connection) -> Iterator[None]:
+    """One writer at a time between its last look at the lake and its commit: DuckLake has no
+    unique constraints, so the check that a batch's stories are still new (tasks.late_dedup) and the
+    commit that adds them must not interleave with another writer's. A session-level advisory lock,
+    released by PostgreSQL if the holder dies."""
+    con.execute("SELECT pg_advisory_lock(%s)", [COMMIT_LOCK_KEY])
+    try:
+        yield
+    finally:
+        con.execute("SELECT pg_advisory_unlock(%s)", [COMMIT_LOCK_KEY])
+
+
+class LeaseKeeper:
+    """Renews the leases of the claims a writer holds, from a thread with its own connection, so
+    a batch that spends long in NER keeps its files; a writer that dies stops renewing them.
+    `confirm` (before a commit) says whether every held file is still this writer's."""
+
+    def __init__(self, url: str, lease_seconds: float = DEFAULT_LEASE_SECONDS):
+        self._con = connect(url)
+        self._lease_seconds = lease_seconds
+        self._held: dict[int, Claim] = {}
+        self._lost: list[FileRef] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._renew_until_stopped, name="newslake-lease-keeper", daemon=True)
+        self._thread.start()
+
+    def hold(self, claim: Claim) -> None:
+        with self._lock:
+            self._held[claim.batch] = claim
+
+    def release(self, claim: Claim) -> None:
+        with self._lock:
+            self._held.pop(claim.batch, None)
+
+    def held(self) -> list[Claim]:
+        with self._lock:
+            return list(self._held.values())
+
+    def confirm(self) -> None:
+        """Raise ClaimLost unless every file of every held claim is still this writer's."""
+        self._renew_all()
+        with self._lock:
+            if self._lost:
+                raise ClaimLost(f"{len(self._lost)} claimed files went to another writer (first: {self._lost[0].path})")
+
+    def _renew_all(self) -> None:
+        with self._lock:
+            for claim in self._held.values():
+                self._lost.extend(renew(self._con, claim, self._lease_seconds))
+
+    def _renew_until_stopped(self) -> None:
+        while not self._stopped.wait(self._lease_seconds / 3):
+            try:
+                self._renew_all()
+            except psycopg.Error:  # the next round, or the commit's confirm, tries again
+                continue
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+        self._con.close()
+
+
+class WriterSession:
+    """A writer's hold on the claims of a shared lake: its connection, who it is, and the leases it
+    keeps. Closing it gives back what it still holds uncommitted (a run that failed), so the other
+    writers, or the next run, take those files at once."""
+
+    def __init__(self, url: str, name: str):
+        self.con = connect(url)
+        try:
+            ensure_claims_table(self.con)
+            self.holder = Holder.this_process(name)
+            self.leases = LeaseKeeper(url)
+        except BaseException:
+            self.con.close()
+            raise
+
+    def __enter__(self) -> WriterSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def commit_section(self):
+        return commit_section(self.con)
+
+    def complete(self, done: Iterable[Claim]) -> None:
+        """The claims whose files all landed in a commit: never handed out again."""
+        for claim in done:
+            complete(self.con, claim)
+            self.leases.release(claim)
+
+    def close(self) -> None:
+        try:
+            for claim in self.leases.held():
+                give_back(self.con, claim)
+        finally:
+            self.leases.close()
+            self.con.close()

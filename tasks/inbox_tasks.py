@@ -1,5 +1,6 @@
 """The Prefect tasks of a run's start: discover the inbox (tasks.discover), load what the lake holds of
-its multi-record files (tasks.formats.known_records), read a batch of records (tasks.read).
+its multi-record files (tasks.formats.known_records), offer the files to writers sharing the inbox
+(tasks.claims), read a batch of records (tasks.read).
 
 A module of their own: the plain functions must not import Prefect, because the CLI uses them before
 Prefect is imported (its no-op check, and its read-ahead of the first batch: tasks.read_ahead).
@@ -10,12 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import psycopg
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks import claims
+from tasks.claimed_records import ClaimedRecords
 from tasks.discover import Discovery, discover
 from tasks.formats.known_records import KnownRecords
 from tasks.read import ReadBatch, RecordStream
+from tasks.records import FileRef
 from tasks.retry import retry_if_transient
 
 
@@ -31,6 +36,11 @@ def known_records_task(con: duckdb.DuckDBPyConnection, candidate_paths: list[str
     return KnownRecords(con, candidate_paths)
 
 
+@task(name="offer-files", cache_policy=NO_CACHE)
+def offer_task(claims_con: psycopg.Connection, files: list[FileRef]) -> int:
+    return claims.offer(claims_con, files)
+
+
 @task(name="read-batch", cache_policy=NO_CACHE)
-def read_batch_task(stream: RecordStream, max_records: int) -> ReadBatch:
+def read_batch_task(stream: RecordStream | ClaimedRecords, max_records: int) -> ReadBatch:
     return stream.next_batch(max_records)

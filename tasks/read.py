@@ -22,13 +22,16 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from tasks.discover import FileToIngest, is_inside
 from tasks.formats import detect
 from tasks.formats.records import STREAMED, Record, stream_records, whole_file_records
 from tasks.formats.settings import FormatSettings
 from tasks.records import Article, FileRef, Rejected
+
+if TYPE_CHECKING:
+    from tasks.claims import Claim
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 _HASH_CHUNK = 1 << 20
@@ -175,10 +178,13 @@ class ReadBatch:
     touched: list[ReadResult] = field(default_factory=list)
     containers: list[ReadResult] = field(default_factory=list)
     files_done: int = 0  # candidates read completely so far in the run
+    # With writers sharing a catalog: the claims (tasks.claims) all of whose files are read by the
+    # end of this batch, to be completed once it commits.
+    claims: list[Claim] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.results or self.touched or self.containers)
+        return not (self.results or self.touched or self.containers or self.claims)
 
 
 class RecordStream:

@@ -1,0 +1,91 @@
+"""The records of the files one writer claims, for writers that share a lake's PostgreSQL catalog.
+
+Each writer discovers the inbox as a lone writer does (tasks.discover), offers what it found to the
+claims table, then reads claimed files batch by batch (tasks.claims): a batch is filled from as
+many claims as it takes, and a claim is done once every record of its files is in a batch. The
+flow completes those claims after that batch commits, so a writer that dies leaves uncommitted
+claims behind, which go back to the others.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import psycopg
+
+from tasks import claims
+from tasks.discover import Discovery, FileToIngest, known_files
+from tasks.formats.known_records import KnownRecords
+from tasks.formats.settings import FormatSettings
+from tasks.read import ReadBatch, RecordStream
+
+
+class ClaimedRecords:
+    """`next_batch(n)` like tasks.read.RecordStream's, over files claimed `claim_files` at a time;
+    each ReadBatch lists in `claims` the claims whose files it finishes."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, claims_con: psycopg.Connection, holder: claims.Holder,
+                 leases: claims.LeaseKeeper, root: Path, discovery: Discovery, *, claim_files: int,
+                 max_file_bytes: int, formats: FormatSettings):
+        self._con = con
+        self._claims_con = claims_con
+        self._holder = holder
+        self._leases = leases
+        self._root = root
+        self._candidates = {candidate.ref: candidate for candidate in discovery.scan.candidates}
+        self._known_content = set(discovery.known.contents)
+        self._claim_files = claim_files
+        self._max_file_bytes = max_file_bytes
+        self._formats = formats
+        self._claim: claims.Claim | None = None
+        self._stream: RecordStream | None = None
+        self._files_before_stream = 0
+        self.files_claimed = 0
+
+    def __enter__(self) -> ClaimedRecords:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def next_batch(self, max_records: int) -> ReadBatch:
+        batch = ReadBatch()
+        while len(batch.results) < max_records:
+            if self._stream is None and not self._claim_next():
+                break
+            wanted = max_records - len(batch.results)
+            part = self._stream.next_batch(wanted)
+            batch.results += part.results
+            batch.touched += part.touched
+            batch.containers += part.containers
+            batch.files_done = self._files_before_stream + part.files_done
+            if len(part.results) < wanted:  # the stream ran dry: the claim's files are all read
+                self._files_before_stream = batch.files_done
+                self._stream.close()
+                self._stream = None
+                batch.claims.append(self._claim)
+        batch.files_done = max(batch.files_done, self._files_before_stream)
+        return batch
+
+    def _claim_next(self) -> bool:
+        claim = claims.claim_batch(self._claims_con, self._holder, self._claim_files, claims.DEFAULT_LEASE_SECONDS)
+        if claim is None:
+            return False
+        self._leases.hold(claim)
+        self.files_claimed += len(claim.files)
+        # Another writer may have offered a file this one has not seen: what the lake knows of it
+        # (an unchanged file whose mtime moved) is looked up now.
+        unseen = [ref.path for ref in claim.files if ref not in self._candidates]
+        if unseen:
+            self._known_content |= known_files(self._con, unseen).contents
+        candidates = [self._candidates.get(ref) or FileToIngest(ref) for ref in claim.files]
+        self._claim = claim
+        self._stream = RecordStream(self._root, candidates, self._known_content,
+                                    KnownRecords(self._con, [ref.path for ref in claim.files]),
+                                    self._max_file_bytes, self._formats)
+        return True
