@@ -42,10 +42,24 @@ ui: $(STAMP)  ## Prefect server and UI on http://$(PREFECT_HOST):$(PREFECT_PORT)
 
 deploy: $(STAMP)  ## with `make ui` running: create the work pool if missing, deploy all of prefect.yaml
 	$(BIN)/prefect work-pool inspect $(POOL) >/dev/null 2>&1 || $(BIN)/prefect work-pool create $(POOL) --type process
+	$(BIN)/prefect work-pool inspect $(WRITERS_POOL) >/dev/null 2>&1 || $(BIN)/prefect work-pool create $(WRITERS_POOL) --type process
 	$(BIN)/prefect --no-prompt deploy --all
 
 worker: $(STAMP)  ## with `make ui` running: start scheduled runs from the work pool as local processes
 	$(BIN)/prefect worker start --pool $(POOL)
+
+# The many-writers mode's workers (README: "Many writers"). Writers have a pool of their own, so
+# `make worker` (every run of $(POOL), as many at once as come) never takes one, and each writer
+# worker runs one writer at a time: N runs spread over N workers, on this machine or on others.
+N ?= 2
+WRITERS_POOL ?= newslake-writers
+.PHONY: workers
+workers: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/api
+workers: $(STAMP)  ## with `make ui` running: N workers (default 2) of the writers pool, in the foreground; Ctrl-C stops them all
+	@# set -m: each worker in a process group of its own, so it gets one stop signal, from the trap (a second one kills it).
+	set -m; trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM HUP; \
+	for n in $$(seq $(N)); do $(BIN)/prefect worker start --pool $(WRITERS_POOL) --limit 1 --name "$$(hostname)-writer-$$n" & done; \
+	wait
 
 PG_DIR ?= .pg
 PG_PORT ?= 0
