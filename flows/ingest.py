@@ -36,7 +36,7 @@ from tasks.near_dedup import NearDedupSettings
 from tasks.ner import NerJob, NerPool
 from tasks.progress import RunProgress
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadBatch, RecordStream
-from tasks.run_history import INGEST_FLOW, RunSummary
+from tasks.run_history import INGEST_FLOW, RunSummary, no_other_run_alive
 from tasks.run_report import count_mentions, publish_run_artifacts, record_run_end_task, record_run_start_task
 from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
@@ -93,7 +93,7 @@ def ingest(settings: IngestSettings = IngestSettings(), ner: NerPool | None = No
             with writer_lock(settings.lake, settings.writer_lock_timeout_seconds,
                              on_wait=lambda holder: logger.info("waiting for %s to finish writing the lake", holder)):
                 return _ingest(settings, pool, None, logger)
-        with WriterSession(settings.catalog, name=f"ingest run {flow_run.name}") as shared:
+        with WriterSession(settings.catalog, str(flow_run.id), name=f"ingest run {flow_run.name}") as shared:
             return _ingest(settings, pool, shared, logger)
 
 
@@ -111,7 +111,8 @@ def _ingest(settings: IngestSettings, ner: NerPool, shared: WriterSession | None
             # quote(): a task argument that is a collection is otherwise walked by Prefect, element
             # by element, looking for futures (of which there are none here): a visible share of a
             # run's CPU.
-            record_run_start_task(con, quote(summary), FLOW_NAME)
+            record_run_start_task(con, quote(summary), FLOW_NAME,
+                                  alive=shared.alive_runs if shared is not None else no_other_run_alive)
         discovery = discover_task(con, settings.seeds, settings.min_file_age_seconds)
         scan = discovery.scan
         summary.files_seen, summary.files_unchanged = scan.seen, scan.unchanged

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from enum import Enum
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import TextIO
@@ -150,7 +151,12 @@ def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processe
         try:
             discovery = discover(con, seeds)
             if con is not None and discovery.nothing_new:
-                return record_unchanged_run(con, discovery.scan.seen), None
+                if not shared:
+                    return record_unchanged_run(con, discovery.scan.seen), None
+                from tasks import claims
+
+                with claims.connect(location.catalog) as session:
+                    return record_unchanged_run(con, discovery.scan.seen, partial(claims.alive_runs, session)), None
             ner = NerPool(ner_processes)
             try:
                 if not shared:  # a shared inbox's first batch is whatever this writer claims

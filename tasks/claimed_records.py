@@ -78,12 +78,14 @@ class ClaimedRecords:
             return False
         self._leases.hold(claim)
         self.files_claimed += len(claim.files)
-        # Another writer may have offered a file this one has not seen: what the lake knows of it
-        # (an unchanged file whose mtime moved) is looked up now.
-        unseen = [ref.path for ref in claim.files if ref not in self._candidates]
-        if unseen:
-            self._known_content |= known_files(self._con, unseen).contents
-        candidates = [self._candidates.get(ref) or FileToIngest(ref) for ref in claim.files]
+        # What the lake holds of the claimed files now, not when this writer discovered the inbox:
+        # a writer that died between its commit and completing its claims left files that are in
+        # the lake already (skipped here, and their claim completed with this batch), and another
+        # writer may have offered a file this one has not seen (an unchanged file whose mtime moved).
+        known = known_files(self._con, [ref.path for ref in claim.files])
+        self._known_content |= known.contents
+        candidates = [self._candidates.get(ref) or FileToIngest(ref) for ref in claim.files
+                      if (ref.path, ref.size, ref.mtime_ns) not in known.stats]
         self._claim = claim
         self._stream = RecordStream(self._root, candidates, self._known_content,
                                     KnownRecords(self._con, [ref.path for ref in claim.files]),

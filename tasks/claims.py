@@ -32,6 +32,8 @@ from tasks.records import FileRef
 SCHEMA_LOCK_KEY = 0x6E65_7773_636C_6169  # "newsclai"
 # Held by a writer from its last look at the lake (late dedup, identities) to its commit.
 COMMIT_LOCK_KEY = 0x6E65_7773_636F_6D6D  # "newscomm"
+# With the run id's hash, the advisory lock a writer's session holds while its run is alive.
+RUN_LOCK_CLASS = 0x6E657772  # "newr"
 DEFAULT_LEASE_SECONDS = 60.0
 
 
@@ -146,6 +148,23 @@ def complete(con: psycopg.Connection, claim: Claim) -> tuple[FileRef, ...]:
     return _lost(claim, kept)
 
 
+def hold_run(con: psycopg.Connection, run_id: str) -> None:
+    """Mark the run alive for as long as this session lasts (PostgreSQL ends the session, and the
+    lock, when the process dies, on any host)."""
+    con.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [RUN_LOCK_CLASS, run_id])
+
+
+def alive_runs(con: psycopg.Connection, run_ids: list[str]) -> set[str]:
+    """Those of `run_ids` whose writer still holds its run lock (hold_run)."""
+    alive = set()
+    for run_id in run_ids:
+        if con.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [RUN_LOCK_CLASS, run_id]).fetchone()[0]:
+            con.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [RUN_LOCK_CLASS, run_id])
+        else:
+            alive.add(run_id)
+    return alive
+
+
 def give_back(con: psycopg.Connection, claim: Claim) -> None:
     """Free the batch's files for any writer at once, without committing them (a writer stopping)."""
     with con.transaction():
@@ -227,10 +246,11 @@ class WriterSession:
     keeps. Closing it gives back what it still holds uncommitted (a run that failed), so the other
     writers, or the next run, take those files at once."""
 
-    def __init__(self, url: str, name: str):
+    def __init__(self, url: str, run_id: str, name: str):
         self.con = connect(url)
         try:
             ensure_claims_table(self.con)
+            hold_run(self.con, run_id)
             self.holder = Holder.this_process(name)
             self.leases = LeaseKeeper(url)
         except BaseException:
@@ -245,6 +265,9 @@ class WriterSession:
 
     def commit_section(self):
         return commit_section(self.con)
+
+    def alive_runs(self, run_ids: list[str]) -> set[str]:
+        return alive_runs(self.con, run_ids)
 
     def complete(self, done: Iterable[Claim]) -> None:
         """The claims whose files all landed in a commit: never handed out again."""

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import duckdb
+import pyarrow as pa
 
 import sql
 from tasks.lake import lake_errors
@@ -77,20 +79,34 @@ class RunSummary:
             self.snapshot_id = snapshot_id
 
 
+def no_other_run_alive(run_ids: list[str]) -> set[str]:
+    """A lone writer holds the lake's writer lock: no other run can be alive."""
+    return set()
+
+
 @lake_errors()
-def record_run_start(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str) -> int:
-    """Record the run as running, and mark runs that died without finishing as crashed (the
-    caller holds the lake's writer lock, so any other run still `running` is dead). Returns how
-    many were marked."""
+def record_run_start(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str,
+                     alive: Callable[[list[str]], set[str]] = no_other_run_alive) -> int:
+    """Record the run as running, and mark runs that died without finishing as crashed: the runs
+    still `running` that `alive` (given their ids, returning those still going) does not vouch
+    for. Returns how many were marked."""
     con.execute("BEGIN")
     try:
-        crashed = con.execute(sql.load("mark_crashed_runs"), {"run_id": summary.run_id}).fetchone()[0]
+        running = [row[0] for row in con.execute(sql.load("running_runs"), {"run_id": summary.run_id}).fetchall()]
+        going = alive(running) if running else set()
+        dead = [run_id for run_id in running if run_id not in going]
+        if dead:
+            con.register("dead_runs", pa.table({"run_id": pa.array(dead, pa.string())}))
+            try:
+                con.execute(sql.load("mark_crashed_runs"))
+            finally:
+                con.unregister("dead_runs")
         con.execute(sql.load("run_start"), {"run_id": summary.run_id, "flow": flow, "started_at": summary.started_at})
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return crashed
+    return len(dead)
 
 
 @lake_errors()
@@ -104,12 +120,13 @@ def record_run_end(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
     )
 
 
-def record_unchanged_run(con: duckdb.DuckDBPyConnection, files_seen: int) -> RunSummary:
-    """Record a run that found every file unchanged (the caller holds the writer lock). It was
+def record_unchanged_run(con: duckdb.DuckDBPyConnection, files_seen: int,
+                         alive: Callable[[list[str]], set[str]] = no_other_run_alive) -> RunSummary:
+    """Record a run that found every file unchanged (`alive` as for record_run_start). It was
     answered by a directory scan, with no Prefect flow run, so its id is newslake's own."""
     summary = RunSummary(run_id=str(uuid.uuid4()), started_at=_utcnow(), status="completed",
                          files_seen=files_seen, files_unchanged=files_seen)
-    record_run_start(con, summary, INGEST_FLOW)
+    record_run_start(con, summary, INGEST_FLOW, alive)
     summary.finished_at = _utcnow()
     record_run_end(con, summary)
     return summary

@@ -4,6 +4,7 @@ plain writes (retried when transient), and its summary as Prefect artifacts."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import duckdb
 from prefect import get_run_logger, task
@@ -12,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.records import Enrichment
 from tasks.retry import retry_if_transient
-from tasks.run_history import RunSummary, record_run_end, record_run_start
+from tasks.run_history import RunSummary, no_other_run_alive, record_run_end, record_run_start
 
 TOP_ENTITIES = 15
 ENTITY_LABELS_OF_INTEREST = {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT"}
@@ -23,8 +24,9 @@ _RUN_WRITE = dict(cache_policy=NO_CACHE, retries=4, retry_delay_seconds=[1, 2, 4
 
 
 @task(name="record-run-start", **_RUN_WRITE)
-def record_run_start_task(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str) -> None:
-    crashed = record_run_start(con, summary, flow)
+def record_run_start_task(con: duckdb.DuckDBPyConnection, summary: RunSummary, flow: str,
+                          alive: Callable[[list[str]], set[str]] = no_other_run_alive) -> None:
+    crashed = record_run_start(con, summary, flow, alive)
     if crashed:
         get_run_logger().warning("%d earlier run(s) never finished: marked crashed in the run history", crashed)
 
