@@ -235,8 +235,9 @@ def split_near_duplicates(
     indexed = [(i, s.band_keys) for i, s in enumerate(shingled) if s.band_keys is not None]
     from_history = history(band_key_table(indexed)) if indexed else {}
 
-    out = Deduplicated(new=[], duplicates=list(batch.duplicates), rejected=list(batch.rejected))
+    out = Deduplicated(new=[], duplicates=[], rejected=list(batch.rejected))
     batch_canonicals: dict[tuple[int, int], list[int]] = {}  # (band, key) -> batch items kept as new
+    demoted: dict[str, tuple[str, float]] = {}  # a story found to repeat an article -> (article, similarity)
     for i, ((result, article_id), item) in enumerate(zip(batch.new, shingled)):
         if item.band_keys is None:
             out.new.append((result, article_id))
@@ -247,11 +248,20 @@ def split_near_duplicates(
         match = _best_match(item.shingles, candidates, settings)
         if match is not None:
             out.duplicates.append(DuplicateMark(result, match[0], "near", match[1]))
+            demoted[article_id] = match
             continue
         out.new.append((result, article_id))
         out.near_index[article_id] = item.index_entry()
         for band, key in enumerate(item.band_keys.tolist()):
             batch_canonicals.setdefault((band, key), []).append(i)
+    # An exact copy of a story that turned out to repeat an article is a near copy of that article.
+    earlier_marks = []
+    for mark in batch.duplicates:
+        if mark.article_id in demoted:
+            canonical, similarity = demoted[mark.article_id]
+            mark = DuplicateMark(mark.file, canonical, "near", similarity)
+        earlier_marks.append(mark)
+    out.duplicates[:0] = earlier_marks
     return out
 
 

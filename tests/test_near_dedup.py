@@ -17,7 +17,7 @@ import pytest
 from datasketch import MinHash
 
 from tasks import schema
-from tasks.dedup import Deduplicated, article_id_for, normalize_body
+from tasks.dedup import Deduplicated, article_id_for, normalize_body, split_exact_duplicates
 from tasks.near_dedup import (
     BANDS,
     MINHASH_SEED,
@@ -37,7 +37,7 @@ from tasks.near_dedup import (
 )
 from tasks.parse import parse_document
 from tasks.read import ReadResult
-from tasks.records import FileRef
+from tasks.records import Article, FileRef
 from tests.conftest import cli_environment, lake_rows
 
 NEAR = Path(__file__).parent / "fixtures" / "near"
@@ -232,3 +232,15 @@ def test_cli_near_copy_of_history_beside_new_stories(tmp_path, harness_api_url):
         stored = lake_rows(lake, "SELECT e.name, e.label, e.start_char FROM entities AS e JOIN articles AS a "
                                  f"USING (article_id) WHERE a.source_path = '{name}' ORDER BY e.start_char, e.name")
         assert stored == sorted(((e.name, e.label, e.start_char) for e in expected.entities), key=lambda r: (r[2], r[0]))
+
+
+def test_exact_copy_of_a_near_copy_points_at_the_article_it_repeats():
+    # trimmed.txt twice: the second is an exact copy of the first, which is a near copy of
+    # original.txt; both end as duplicates of original's article, never of a story not kept.
+    original, trimmed = (NEAR / "original.txt").read_text(encoding="utf-8"), (NEAR / "trimmed.txt").read_text(encoding="utf-8")
+    files = [ReadResult(FileRef(path, len(body), 0), f"sha-{path}", article=Article(body=body, format="plain"))
+             for path, body in [("a.txt", original), ("b.txt", trimmed), ("c.txt", trimmed)]]
+    out = split_near_duplicates(split_exact_duplicates(files, lambda ids: set()), lambda keys: {}, NearDedupSettings())
+    assert [r.ref.path for r, _ in out.new] == ["a.txt"]
+    assert {(m.file.ref.path, m.article_id, m.method) for m in out.duplicates} == {
+        ("b.txt", article_id_for(original), "near"), ("c.txt", article_id_for(original), "near")}
