@@ -297,10 +297,11 @@ def write_rows(columns: list[str], rows: Iterable[tuple], format: OutputFormat, 
 
 
 @app.command()
-def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
+def watch(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | None = CatalogOption,
           settle_seconds: float = typer.Option(0.5, min=0, help="A file unchanged this long (and not open for writing) is complete."),
           rescan_seconds: float = typer.Option(180.0, min=1, help="Full rescan interval, events or not."),
-          batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each).")) -> None:
+          batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each)."),
+          ner_processes: int | None = NerProcessesOption) -> None:
     """Watch the inbox and ingest files seconds after they land, until Ctrl-C or SIGTERM.
 
     Works without a Prefect server: each run is a Prefect flow run in this process.
@@ -320,7 +321,7 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
         server.start()
     from tasks.ner import NerPool
 
-    with NerPool() as ner:  # the model loads while the server boots
+    with NerPool(ner_processes) as ner:  # the model loads while the server boots
         from newslake.watch import WatchSettings, watch_inbox
 
         # Prefect has configured the root logger by now; newslake's own lines (the watcher's, the NER
@@ -335,8 +336,9 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption,
         typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
         if server is not None:
             server.wait_until_healthy()
-        watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), settle_seconds=settle_seconds,
-                                  rescan_seconds=rescan_seconds, batch_size=batch_size), ner)
+        watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), catalog=catalog,
+                                  settle_seconds=settle_seconds, rescan_seconds=rescan_seconds,
+                                  batch_size=batch_size), ner)
 
 
 @app.command()

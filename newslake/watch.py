@@ -54,7 +54,8 @@ RETRY_AFTER_FAILURE_SECONDS = 5.0
 @dataclass(frozen=True)
 class WatchSettings:
     seeds: Path
-    lake: Path
+    lake: Path  # the lake, or its data folder with a catalog
+    catalog: str | None = None  # a PostgreSQL catalog shared with other writers (libpq URL)
     settle_seconds: float = 0.5  # a file unchanged this long (and not held open) is complete
     rescan_seconds: float = 180.0  # full run at this interval, events or not
     batch_size: int = 400
@@ -183,8 +184,8 @@ def run_ingest_flow(ner: NerPool, settings: WatchSettings) -> object:
     """One ingest flow run over the whole inbox, for files that have settled, with the watcher's NER pool."""
     from flows.ingest import IngestSettings, ingest
 
-    return ingest(IngestSettings(seeds=settings.seeds, lake=settings.lake, batch_size=settings.batch_size,
-                                 min_file_age_seconds=settings.settle_seconds), ner=ner)
+    return ingest(IngestSettings(seeds=settings.seeds, lake=settings.lake, catalog=settings.catalog,
+                                 batch_size=settings.batch_size, min_file_age_seconds=settings.settle_seconds), ner=ner)
 
 
 def watch_inbox(settings: WatchSettings, ner: NerPool, *, handle_signals: bool = True,
