@@ -41,6 +41,8 @@ from tasks.run_report import count_mentions, publish_run_artifacts, record_run_e
 from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
 FLOW_NAME = INGEST_FLOW
+# What the batch log line calls the stories another writer committed while they were in NER.
+LATE_DUPLICATES = "late duplicates"
 
 
 class IngestSettings(BaseModel):
@@ -142,8 +144,10 @@ def _ingest(settings: IngestSettings, ner: NerPool, shared: WriterSession | None
             summary.add_batch(deduped, snapshot_id)
             count_mentions(mentions, enrichments)
             progress.advance_to(batch.read.files_done)
-            logger.info("batch %d: %d new, %d duplicates, %d rejected", batch.batch_no, len(deduped.new),
-                        len(deduped.duplicates), len(deduped.rejected))
+            late = len(deduped.duplicates) - len(batch.deduped.duplicates)
+            logger.info("batch %d: %d new, %d duplicates%s, %d rejected", batch.batch_no, len(deduped.new),
+                        len(deduped.duplicates), f" ({late} found at commit: {LATE_DUPLICATES})" if late else "",
+                        len(deduped.rejected))
 
         # Batch k+1 is read, deduplicated (against the lake and batch k) and queued for NER while
         # batch k is still in NER: the workers go from one batch to the next without waiting for

@@ -1,0 +1,150 @@
+"""Coordination overhead of many writers: 3 `newslake ingest --catalog` processes with 1 NER process
+each, on one inbox and one PostgreSQL catalog, against the control, one `newslake ingest` with 2 NER
+processes into a SQLite lake, on the same inbox, in the same run.
+
+A round runs the control, then the writers (all started together; timed until the last exits), each
+on a fresh lake (and a fresh PostgreSQL database), one after the other: the machine has 2 cores.
+Claims, PostgreSQL and the serialized commits must cost under 15 %: writers' time <= control's / 0.85.
+
+Every process reports to one Prefect server the bench starts, as writers on a work pool report to
+the server of `make ui`; with --own-servers each process boots its own, as a lone `newslake ingest`
+does (three servers booting at once on 2 cores). The PostgreSQL cluster is the bench's own, in its
+temp folder. The writers' lake is checked against the control's (files by status, articles,
+duplicates, entities).
+
+    .venv/bin/python bench/bench_writers.py --files 900 --repeat 3 --corpus ../shared/corpora/bbc
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.corpus import BBC, write_inbox  # noqa: E402
+from flows.ingest import LATE_DUPLICATES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+NEWSLAKE = ROOT / ".venv" / "bin" / "newslake"
+TARGET_RATIO = 0.85
+LATE = re.compile(r"\((\d+) found at commit: " + re.escape(LATE_DUPLICATES))
+CONTENTS = """SELECT (SELECT list((status, n) ORDER BY status) FROM (SELECT status, count(*) AS n FROM files GROUP BY 1)),
+                     (SELECT count(*) FROM articles), (SELECT count(DISTINCT article_id) FROM articles),
+                     (SELECT count(*) FROM duplicates), (SELECT count(*) FROM entities)"""
+
+
+def real_inbox(folder: Path, count: int, corpus: Path) -> Path:
+    """The corpus's first `count` files in path order, duplicates and all."""
+    for path in sorted(corpus.rglob("*.txt"))[:count]:
+        target = folder / path.relative_to(corpus)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return folder
+
+
+def run_together(commands: list[list[str]], env: dict[str, str], logs: Path) -> float:
+    """Start the commands at once; seconds until the last one exits (each must exit 0)."""
+    started = time.perf_counter()
+    processes = []
+    for n, command in enumerate(commands):
+        with (logs / f"process-{n}.log").open("wb") as log:
+            processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+    codes = [process.wait() for process in processes]
+    seconds = time.perf_counter() - started
+    if any(codes):
+        raise SystemExit(f"exit codes {codes}; logs in {logs}")
+    return seconds
+
+
+def contents(lake: Path, catalog: str | None) -> tuple:
+    import newslake
+
+    con = newslake.connect(lake, catalog=catalog)
+    try:
+        return con.execute(CONTENTS).fetchone()
+    finally:
+        con.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=900, help="distinct articles in the inbox")
+    parser.add_argument("--writers", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=100, help="the writers' batch (and claim) size; "
+                                                                   "the control keeps its default")
+    parser.add_argument("--repeat", type=int, default=1, help="control/writers rounds; medians are reported")
+    parser.add_argument("--own-servers", action="store_true", help="each process boots its own Prefect server")
+    parser.add_argument("--corpus", type=Path, default=BBC)
+    parser.add_argument("--real", action="store_true",
+                        help="the inbox is the corpus's own first --files files, with its real duplicates, "
+                             "instead of distinct articles: shows how often a duplicate is caught only at commit")
+    args = parser.parse_args()
+
+    from newslake.postgres import PostgresCluster, free_port
+
+    with tempfile.TemporaryDirectory(prefix="newslake-bench-writers-") as tmp:
+        work = Path(tmp)
+        inbox = real_inbox(work / "inbox", args.files, args.corpus) if args.real else \
+            write_inbox(work / "inbox", args.files, args.corpus)
+        os.environ.update(PREFECT_HOME=str(work / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+        env = dict(os.environ)
+        env.pop("PREFECT_API_URL", None)
+        server = None
+        if not args.own_servers:
+            from newslake.prefect_server import TemporaryServer
+
+            server = TemporaryServer()
+            server.start()
+            server.wait_until_healthy()
+            env["PREFECT_API_URL"] = server.api_url
+        work.chmod(0o755)  # the PostgreSQL server's own user must reach the cluster inside
+        cluster = PostgresCluster.at(work / "pg")
+        cluster.init(free_port())
+        cluster.start()
+        try:
+            print(f"{args.files} {'real' if args.real else 'distinct'} articles; {args.writers} writers x 1 NER process, batch {args.batch_size}, "
+                  f"vs 1 process x 2 NER processes on SQLite; "
+                  f"{'a Prefect server each' if args.own_servers else 'one shared Prefect server'}; "
+                  f"load average {os.getloadavg()[0]:.2f}")
+            ratios = []
+            for round_no in range(args.repeat):
+                logs = work / f"logs-{round_no}"
+                (logs / "control").mkdir(parents=True)
+                (logs / "writers").mkdir()
+                lake = work / f"control-{round_no}"
+                control = run_together([[str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake)]],
+                                       env, logs / "control")
+                catalog = cluster.create_database(f"round_{round_no}")
+                data = work / f"data-{round_no}"
+                writer = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(data), "--catalog", catalog,
+                          "--ner-processes", "1", "--batch-size", str(args.batch_size)]
+                writers = run_together([writer] * args.writers, env, logs / "writers")
+                expected, got = contents(lake, None), contents(data, catalog)
+                ratios.append(control / writers)
+                late = sum(int(n) for log in (logs / "writers").iterdir()
+                           for n in LATE.findall(log.read_text(errors="replace")))
+                print(f"[{round_no + 1}/{args.repeat}] control {control:6.1f} s | {args.writers} writers {writers:6.1f} s"
+                      f" | ratio {ratios[-1]:.3f} | same lake: {'yes' if got == expected else f'NO {got} vs {expected}'}"
+                      f" | duplicates {got[3]}, caught at commit {late} | load {os.getloadavg()[0]:.2f}")
+                if got != expected:
+                    raise SystemExit("the writers' lake differs from the control's")
+            ratio = statistics.median(ratios)
+            print(f"median ratio control/writers {ratio:.3f} (target >= {TARGET_RATIO}): "
+                  f"{'OK' if ratio >= TARGET_RATIO else 'MISSED'}")
+        finally:
+            cluster.stop()
+            if server is not None:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()
