@@ -51,14 +51,19 @@ worker: $(STAMP)  ## with `make ui` running: start scheduled runs from the work 
 # The many-writers mode's workers (README: "Many writers"). Writers have a pool of their own, so
 # `make worker` (every run of $(POOL), as many at once as come) never takes one, and each writer
 # worker runs one writer at a time: N runs spread over N workers, on this machine or on others.
+# A worker stops gracefully on its first SIGINT and is killed by a second, so each gets one: from
+# the terminal on Ctrl-C, or from the trap when make gets a TERM or HUP. `trap - INT`: bash starts
+# a background job ignoring SIGINT, and a worker that ignores it does not stop.
 N ?= 2
 WRITERS_POOL ?= newslake-writers
 .PHONY: workers
 workers: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/api
+workers: SHELL := /bin/bash
 workers: $(STAMP)  ## with `make ui` running: N workers (default 2) of the writers pool, in the foreground; Ctrl-C stops them all
-	@# set -m: each worker in a process group of its own, so it gets one stop signal, from the trap (a second one kills it).
-	set -m; trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM HUP; \
-	for n in $$(seq $(N)); do $(BIN)/prefect worker start --pool $(WRITERS_POOL) --limit 1 --name "$$(hostname)-writer-$$n" & done; \
+	trap wait INT; trap 'kill -INT $$(jobs -p) 2>/dev/null; wait' TERM HUP; \
+	for n in $$(seq $(N)); do \
+	  (trap - INT; exec $(BIN)/prefect worker start --pool $(WRITERS_POOL) --limit 1 --name "$$(hostname)-writer-$$n") & \
+	done; \
 	wait
 
 PG_DIR ?= .pg

@@ -18,7 +18,9 @@ import sql
 from tasks.lake import LakeLocation, LakeNotFound, lake_errors, open_lake
 from tasks.retry import retry_if_transient
 
-COUNTS = ("files_seen", "articles_new", "duplicates", "rejected")
+# WriterRun's counts, and their headers in the summary table (as the ingest-summary artifact names them).
+COUNTS = {"files_seen": "files seen", "articles_new": "new articles", "duplicates": "duplicates",
+          "rejected": "rejected"}
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,11 @@ def writer_runs(con: duckdb.DuckDBPyConnection, writers: list[WriterFlowRun]) ->
 
 def summary_table(writers: list[WriterRun]) -> list[dict]:
     """One row per writer and a total row, for the fan-out's table artifact."""
-    rows = [{"writer": w.name, "state": w.state, **{name: getattr(w, name) for name in COUNTS},
+    rows = [{"writer": w.name, "state": w.state, **{header: getattr(w, name) for name, header in COUNTS.items()},
              "seconds": w.seconds, "flow run": w.flow_run_id} for w in writers]
-    totals = {name: sum(getattr(w, name) or 0 for w in writers) for name in COUNTS}
+    # Each writer scans the whole inbox, so files seen do not add up; what each wrote does.
+    totals = {header: None if name == "files_seen" else sum(getattr(w, name) or 0 for w in writers)
+              for name, header in COUNTS.items()}
     completed = sum(w.state == "Completed" for w in writers)
     rows.append({"writer": "all writers", "state": f"{completed} of {len(writers)} completed", **totals,
                  "seconds": None, "flow run": None})
