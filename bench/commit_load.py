@@ -13,11 +13,13 @@ import multiprocessing
 import queue
 import time
 import traceback
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from tasks import schema
+from tasks import claims, schema
+from tasks.dedup import existing_article_ids
 from tasks.lake import LakeLocation, commit_batch, open_lake
 
 ENTITIES_PER_ARTICLE = 3
@@ -51,17 +53,25 @@ def writer_process(location: LakeLocation, name: str, articles_per_batch: int, g
     try:
         con = open_lake(location)
         con.execute("SET enable_progress_bar = false")  # a slow commit on a busy machine would draw one
+        # Writers sharing a catalog commit one at a time, in the commit section, after checking that
+        # their stories are still new (flows/ingest.py): the ceiling counts both.
+        session = claims.connect(location.catalog) if location.catalog else None
         reports.put(("ready", name))
         go.wait()
         started = time.perf_counter()
         commits = 0
         while not stop.is_set():
-            commit_batch(con, synthetic_batch(name, commits, articles_per_batch), run_id=name, batch=commits)
+            rows = synthetic_batch(name, commits, articles_per_batch)
+            with claims.commit_section(session) if session else nullcontext():
+                existing_article_ids(con, rows["articles"].column("article_id").to_pylist())
+                commit_batch(con, rows, run_id=name, batch=commits)
             commits += 1
             if commits == 1:
                 reports.put(("first", name))
         seconds = time.perf_counter() - started
         con.close()
+        if session:
+            session.close()
         reports.put(("done", name, commits, seconds))
     except BaseException:  # reported to the parent, which fails the test or the benchmark
         reports.put(("failed", name, traceback.format_exc()))
