@@ -40,3 +40,14 @@ def postgres_cluster() -> Iterator:
 def catalog_url(postgres_cluster) -> str:
     """The URL of a database of its own for this test (a lake catalog, claims)."""
     return postgres_cluster.create_database(f"test_{next(_databases)}")
+
+
+@pytest.fixture
+def claims_con(catalog_url):
+    """A connection to a test database of its own, holding the claims table."""
+    from tasks import claims
+
+    con = claims.connect(catalog_url)
+    claims.ensure_claims_table(con)
+    yield con
+    con.close()

@@ -22,14 +22,6 @@ def inbox_files(count: int) -> list[FileRef]:
     return [FileRef(f"inbox/{n:04d}.txt", 1000 + n, 1_700_000_000_000_000_000 + n) for n in range(count)]
 
 
-@pytest.fixture
-def claims_con(catalog_url):
-    con = claims.connect(catalog_url)
-    claims.ensure_claims_table(con)
-    yield con
-    con.close()
-
-
 def _claim_until_none(url: str, name: str, batch_size: int) -> list[tuple[list[str], int]]:
     """A writer: claims batches and completes them until nothing is free. Returns each batch's
     paths, and how many of them it found it had lost on completing."""

@@ -89,16 +89,8 @@ def test_late_dedup_keeps_a_batch_the_lake_does_not_have(con):
     assert rechecked.new == batch.new and rechecked.duplicates == [] and len(kept) == 2
 
 
-@pytest.fixture
-def claims_session(catalog_url):
-    session = claims.connect(catalog_url)
-    claims.ensure_claims_table(session)
-    yield session
-    session.close()
-
-
 def test_claimed_records_skip_files_a_dead_writer_committed_without_completing(tmp_path, catalog_url,
-                                                                                  claims_session):
+                                                                                  claims_con):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "a.txt").write_text(ORIGINAL, encoding="utf-8")
@@ -111,11 +103,11 @@ def test_claimed_records_skip_files_a_dead_writer_committed_without_completing(t
     # then freed (its lease ran out), so both files are free to claim.
     landed = ReadResult(refs["a.txt"], "sha-a", article=Article(body=ORIGINAL, format="plain"))
     commit(lake, deduplicated(landed), run_id="dead-writer")
-    claims.offer(claims_session, refs.values())
+    claims.offer(claims_con, refs.values())
     leases = claims.LeaseKeeper(catalog_url)
     try:
         holder = claims.Holder.this_process("writer")
-        with ClaimedRecords(lake, claims_session, holder, leases, inbox, discovery, claim_files=10,
+        with ClaimedRecords(lake, claims_con, holder, leases, inbox, discovery, claim_files=10,
                             max_file_bytes=DEFAULT_MAX_FILE_BYTES, formats=FormatSettings()) as stream:
             batch = stream.next_batch(10)
             assert [r.ref.path for r in batch.results] == ["b.txt"]
@@ -127,17 +119,17 @@ def test_claimed_records_skip_files_a_dead_writer_committed_without_completing(t
         lake.close()
 
 
-def test_alive_runs_are_those_whose_writer_session_lives(catalog_url, claims_session):
+def test_alive_runs_are_those_whose_writer_session_lives(catalog_url, claims_con):
     writer = claims.connect(catalog_url)
     claims.hold_run(writer, "run-alive")
-    assert claims.alive_runs(claims_session, ["run-alive", "run-dead"]) == {"run-alive"}
+    assert claims.alive_runs(claims_con, ["run-alive", "run-dead"]) == {"run-alive"}
     writer.close()  # the writer's process dies: PostgreSQL ends its session
-    assert claims.alive_runs(claims_session, ["run-alive"]) == set()
+    assert claims.alive_runs(claims_con, ["run-alive"]) == set()
 
 
-def test_run_start_marks_crashed_only_runs_whose_writer_is_gone(tmp_path, catalog_url, claims_session):
+def test_run_start_marks_crashed_only_runs_whose_writer_is_gone(tmp_path, catalog_url, claims_con):
     lake = open_lake(LakeLocation(tmp_path / "data", catalog_url))
-    alive = partial(claims.alive_runs, claims_session)
+    alive = partial(claims.alive_runs, claims_con)
     writer = claims.connect(catalog_url)
     try:
         claims.hold_run(writer, "run-1")
@@ -152,17 +144,17 @@ def test_run_start_marks_crashed_only_runs_whose_writer_is_gone(tmp_path, catalo
         lake.close()
 
 
-def test_lease_keeper_confirms_held_claims_and_notices_a_lost_one(catalog_url, claims_session):
+def test_lease_keeper_confirms_held_claims_and_notices_a_lost_one(catalog_url, claims_con):
     files = [FileRef(f"f{n}.txt", n, n) for n in range(4)]
-    claims.offer(claims_session, files)
+    claims.offer(claims_con, files)
     holder = claims.Holder.this_process("slow-writer")
-    claim = claims.claim_batch(claims_session, holder, 4, lease_seconds=0.01)
+    claim = claims.claim_batch(claims_con, holder, 4, lease_seconds=0.01)
     leases = claims.LeaseKeeper(catalog_url)
     try:
         leases.hold(claim)
         # Its lease ran out before it renewed; another writer took the files.
-        claims_session.execute("SELECT pg_sleep(0.05)")
-        taken = claims.claim_batch(claims_session, claims.Holder("other", "elsewhere", 1, None), 4, 60)
+        claims_con.execute("SELECT pg_sleep(0.05)")
+        taken = claims.claim_batch(claims_con, claims.Holder("other", "elsewhere", 1, None), 4, 60)
         assert taken is not None and len(taken.files) == 4
         with pytest.raises(claims.ClaimLost):
             leases.confirm()
