@@ -13,7 +13,7 @@ POOL ?= newslake-local
 # deploy and worker talk to the server `make ui` starts; ingest and watch need none (ephemeral mode).
 deploy worker: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/api
 
-.PHONY: run test install ingest watch ui deploy worker bench bench-memory bench-dedup bench-quotes bench-formats clean postgres postgres-stop bench-commits
+.PHONY: run test install ingest watch ui deploy worker bench bench-memory bench-dedup bench-quotes bench-formats clean postgres postgres-stop bench-commits bench-writers
 
 run: $(STAMP)  ## create the venv, install, ingest seeds/ into ./lake and print what happened
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
@@ -95,6 +95,9 @@ bench-dedup: $(STAMP)  ## near dedup: precision/recall per kind of copy, and its
 
 bench-commits: $(STAMP)  ## batch commits/s on a PostgreSQL catalog with 2, 4, 8 writers vs one writer on SQLite
 	$(BIN)/python bench/bench_commits.py
+
+bench-writers: $(STAMP)  ## 3 writers x 1 NER process on a PostgreSQL catalog vs 1 process x 2 on SQLite (900 articles)
+	$(BIN)/python bench/bench_writers.py --files 900 --repeat 3 --corpus $(CORPUS)
 
 bench-quotes: $(STAMP)  ## quotes vs the hand-made gold set (P/R/F1, speaker accuracy); identity pairs from the corpus
 	$(BIN)/python bench/bench_quotes.py --corpus $(CORPUS)
