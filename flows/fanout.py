@@ -38,9 +38,10 @@ class WritersFailed(Exception):
     """Some writers of the fan-out did not complete."""
 
 
-def _unresolved_placeholder(catalog: str | None) -> bool:
-    # `prefect deploy` keeps a `{{ $NEWSLAKE_CATALOG }}` of prefect.yaml as it is when the variable is unset.
-    return catalog is not None and "{{" in catalog
+def _catalog_unset_at_deploy(catalog: str | None) -> bool:
+    # `prefect deploy` turns prefect.yaml's `{{ $NEWSLAKE_CATALOG }}` into "" when the variable is unset
+    # (and libpq would take "" for the default local server).
+    return catalog is not None and not catalog.strip()
 
 
 def _wait_until_final(flow_run_ids: list[UUID]) -> list[FlowRun]:
@@ -61,10 +62,10 @@ def ingest_parallel(settings: IngestSettings = IngestSettings(),
     """Start `writers` runs of `partition_deployment`, each ingesting with `settings`, and wait for them.
     `settings.ner_processes` is each writer's own count of NER processes."""
     logger = get_run_logger()
-    if _unresolved_placeholder(settings.catalog):
-        raise ValueError(f"the catalog is {settings.catalog!r}: NEWSLAKE_CATALOG was unset when the deployment "
-                         "was made. Export it (`export NEWSLAKE_CATALOG=$(make -s postgres)`) and `make deploy` "
-                         "again, or pass the settings with the run")
+    if _catalog_unset_at_deploy(settings.catalog):
+        raise ValueError("the catalog URL is empty: NEWSLAKE_CATALOG was unset when the deployment was made. Export "
+                         "it (`export NEWSLAKE_CATALOG=$(make -s postgres)`) and `make deploy` again, or pass "
+                         "`settings` with the run")
     location = LakeLocation(settings.lake, settings.catalog)
     if location.catalog is not None:
         location.exists()  # an unreachable catalog fails the parent here, once, rather than every writer
