@@ -14,10 +14,16 @@ import yaml
 ROOT = Path(__file__).parent.parent
 PREFECT_YAML = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
 DEPLOYMENTS = {d["name"]: d for d in PREFECT_YAML["deployments"]}
+SCHEDULED = ("maintenance", "scheduled-ingest")
+MAKEFILE = (ROOT / "Makefile").read_text()
 
 
-def test_prefect_yaml_has_the_two_deployments():
-    assert set(DEPLOYMENTS) == {"scheduled-ingest", "maintenance"}
+def makefile_variable(name: str) -> str:
+    return re.search(rf"^{name} \?= (\S+)$", MAKEFILE, re.M).group(1)
+
+
+def test_prefect_yaml_has_its_deployments():
+    assert set(DEPLOYMENTS) == {*SCHEDULED, "partition", "parallel"}
 
 
 @pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
@@ -32,7 +38,7 @@ def test_deployment_entrypoint_loads_and_parameters_validate(name, monkeypatch):
     assert paths and all(not p.is_absolute() for p in paths)  # no machine-specific paths
 
 
-@pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
+@pytest.mark.parametrize("name", SCHEDULED)
 def test_deployment_schedules_parse(name):
     from prefect.client.schemas.schedules import construct_schedule
 
@@ -48,12 +54,18 @@ def test_deployment_schedules_parse(name):
             assert (built.cron, built.timezone) == (spec["cron"], spec.get("timezone", "UTC"))
 
 
-@pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
+@pytest.mark.parametrize("name", [*SCHEDULED, "parallel"])
 def test_deployment_runs_one_at_a_time_on_the_local_pool(name):
     deployment = DEPLOYMENTS[name]
     assert deployment["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
-    pool = re.search(r"^POOL \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
-    assert deployment["work_pool"]["name"] == pool
+    assert deployment["work_pool"]["name"] == makefile_variable("POOL")
+
+
+def test_partition_writers_run_many_at_once_on_the_writers_pool():
+    partition = DEPLOYMENTS["partition"]
+    assert "concurrency_limit" not in partition
+    assert partition["work_pool"]["name"] == makefile_variable("WRITERS_POOL")
+    assert DEPLOYMENTS["parallel"]["parameters"]["partition_deployment"] == "ingest/partition"
 
 
 def test_maintenance_runs_daily():
