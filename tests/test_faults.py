@@ -3,7 +3,8 @@
 Real flow runs through Prefect on a real DuckLake. Faults are injected at our own seams (the
 `tasks.lake.commit_batch` wrapper as `tasks.commit` calls it, `tasks.lake.landed_snapshot`,
 `tasks.formats.records.parse_document`), or are real: the SQLite catalog locked by another process.
-The retries are read back from Prefect's task run state history.
+The retries are read back from Prefect's task run state history. The runs ingest `small_inbox`
+(5 files, 4 articles) in batches small enough that each run has the batches its fault needs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tasks.lake import CATALOG_FILE, LakeBusy, batch_stamp, open_lake
 from tests.conftest import lake_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+ARTICLES = 4  # small_inbox's 5 files, one an exact copy of another
 
 # Holds the catalog locked until told to release it, so a commit meets the lock for the whole of
 # SQLite's busy wait whatever the machine's load.
@@ -78,7 +80,7 @@ def fail_first_commit(monkeypatch, fault) -> list[int]:
     return calls
 
 
-def test_fault_catalog_locked_at_commit_is_retried(inbox, lake_dir, monkeypatch):
+def test_fault_catalog_locked_at_commit_is_retried(small_inbox, lake_dir, monkeypatch):
     open_lake(lake_dir).close()
     real_commit, calls, errors = tasks.commit.commit_batch, [], []
 
@@ -100,16 +102,16 @@ def test_fault_catalog_locked_at_commit_is_retried(inbox, lake_dir, monkeypatch)
             holder.communicate("release\n", timeout=30)
 
     monkeypatch.setattr(tasks.commit, "commit_batch", commit_batch)
-    summary = run_ingest(inbox, lake_dir)
+    summary = run_ingest(small_inbox, lake_dir)
     assert [type(e) for e in errors] == [LakeBusy]
-    assert summary.status == "completed" and summary.articles_new == 33
+    assert summary.status == "completed" and summary.articles_new == ARTICLES
     assert calls == [0, 0]  # the one batch, committed on the second attempt
-    assert_lake_complete(lake_dir, 33)
+    assert_lake_complete(lake_dir, ARTICLES)
     [history] = state_names(summary.run_id, "commit-batch")
     assert "AwaitingRetry" in history and history[-1] == "Completed"
 
 
-def test_fault_lookup_after_commit_fails_and_retry_lands_nothing_twice(inbox, lake_dir, monkeypatch):
+def test_fault_lookup_after_commit_fails_and_retry_lands_nothing_twice(small_inbox, lake_dir, monkeypatch):
     """COMMIT goes through, then the snapshot lookup after it fails (the catalog busy): the task
     retries the whole commit, which must find the batch by its stamp and insert nothing."""
     real_lookup, failed = tasks.lake.landed_snapshot, []
@@ -122,34 +124,34 @@ def test_fault_lookup_after_commit_fails_and_retry_lands_nothing_twice(inbox, la
         return snapshot
 
     monkeypatch.setattr(tasks.lake, "landed_snapshot", landed_snapshot)
-    summary = run_ingest(inbox, lake_dir, batch_size=20)
+    summary = run_ingest(small_inbox, lake_dir, batch_size=3)  # two batches
     assert failed == [batch_stamp(summary.run_id, 0)]
-    assert summary.status == "completed" and (summary.articles_new, summary.duplicates) == (33, 1)
-    assert_lake_complete(lake_dir, 33)
-    assert lake_rows(lake_dir, "SELECT count(*) FROM files") == [(34,)]
+    assert summary.status == "completed" and (summary.articles_new, summary.duplicates) == (ARTICLES, 1)
+    assert_lake_complete(lake_dir, ARTICLES)
+    assert lake_rows(lake_dir, "SELECT count(*) FROM files") == [(ARTICLES + 1,)]
     assert lake_rows(lake_dir, "SELECT count(*) FROM duplicates") == [(1,)]
     assert lake_rows(lake_dir, "SELECT count(*) FROM minhash_bands GROUP BY article_id HAVING count(*) > 64") == []
-    assert lake_rows(lake_dir, "SELECT articles_new, duplicates FROM runs") == [(33, 1)]
+    assert lake_rows(lake_dir, "SELECT articles_new, duplicates FROM runs") == [(ARTICLES, 1)]
     histories = state_names(summary.run_id, "commit-batch")
     assert sorted(h.count("AwaitingRetry") for h in histories) == [0, 1]
 
 
-def test_fault_disk_full_at_commit_is_retried(inbox, lake_dir, monkeypatch):
+def test_fault_disk_full_at_commit_is_retried(small_inbox, lake_dir, monkeypatch):
     def disk_full():
         raise OSError(errno.ENOSPC, "No space left on device")
 
     calls = fail_first_commit(monkeypatch, disk_full)
-    summary = run_ingest(inbox, lake_dir, batch_size=20)
-    assert summary.status == "completed" and summary.articles_new == 33
+    summary = run_ingest(small_inbox, lake_dir, batch_size=3)  # two batches
+    assert summary.status == "completed" and summary.articles_new == ARTICLES
     assert calls == [0, 0, 1]
-    assert_lake_complete(lake_dir, 33)
+    assert_lake_complete(lake_dir, ARTICLES)
     histories = state_names(summary.run_id, "commit-batch")
     assert sorted("AwaitingRetry" in h for h in histories) == [False, True]
     assert all(h[-1] == "Completed" for h in histories)
 
 
-def test_fault_parser_exception_rejects_only_that_file(inbox, lake_dir, monkeypatch):
-    weird = inbox / "weird.txt"
+def test_fault_parser_exception_rejects_only_that_file(small_inbox, lake_dir, monkeypatch):
+    weird = small_inbox / "weird.txt"
     weird.write_text("A weird file\n\nWhose layout trips the parser over.\n")
     real_parse = tasks.formats.records.parse_document
 
@@ -159,11 +161,11 @@ def test_fault_parser_exception_rejects_only_that_file(inbox, lake_dir, monkeypa
         return real_parse(text)
 
     monkeypatch.setattr(tasks.formats.records, "parse_document", parse_document)
-    summary = run_ingest(inbox, lake_dir)
-    assert summary.status == "completed" and summary.articles_new == 33
+    summary = run_ingest(small_inbox, lake_dir)
+    assert summary.status == "completed" and summary.articles_new == ARTICLES
     assert lake_rows(lake_dir, "SELECT status, reason FROM files WHERE path = 'weird.txt'") == [
         ("rejected", "parse error (IndexError: list index out of range)")]
-    assert_lake_complete(lake_dir, 33)
+    assert_lake_complete(lake_dir, ARTICLES)
 
 
 # --- NER ------------------------------------------------------------------------------------------
@@ -186,11 +188,11 @@ def fail_ner(monkeypatch, error_type: str, failing_calls: set[int]) -> None:
     monkeypatch.setattr(tasks.enrich, "enrich_submitted", enrich_submitted)
 
 
-def test_fault_ner_once_is_retried_and_batch_lands_with_entities(inbox, lake_dir, tmp_path, monkeypatch):
-    control = run_ingest(inbox, tmp_path / "control", batch_size=20)
+def test_fault_ner_once_is_retried_and_batch_lands_with_entities(small_inbox, lake_dir, tmp_path, monkeypatch):
+    control = run_ingest(small_inbox, tmp_path / "control", batch_size=3)  # two batches
     fail_ner(monkeypatch, "MemoryError", failing_calls={1})
-    summary = run_ingest(inbox, lake_dir, batch_size=20)
-    assert summary.status == "completed" and summary.articles_new == control.articles_new == 33
+    summary = run_ingest(small_inbox, lake_dir, batch_size=3)
+    assert summary.status == "completed" and summary.articles_new == control.articles_new == ARTICLES
     entities = "SELECT article_id, text, name, label, start_char, end_char FROM entities ORDER BY ALL"
     assert lake_rows(lake_dir, entities) == lake_rows(tmp_path / "control", entities)
     histories = state_names(summary.run_id, "enrich")
@@ -198,22 +200,22 @@ def test_fault_ner_once_is_retried_and_batch_lands_with_entities(inbox, lake_dir
 
 
 @pytest.mark.parametrize(("error_type", "retries"), [("MemoryError", 2), ("ValueError", 0)])
-def test_fault_ner_persistent_fails_run_without_that_batch(inbox, lake_dir, monkeypatch, error_type, retries):
+def test_fault_ner_persistent_fails_run_without_that_batch(small_inbox, lake_dir, monkeypatch, error_type, retries):
     fail_ner(monkeypatch, error_type, failing_calls={2, 3, 4})  # the second batch, and both its retries
     with pytest.raises(Exception, match="simulated"):
-        run_ingest(inbox, lake_dir, batch_size=12)
-    first_batch = sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*") if p.is_file())[:12]
+        run_ingest(small_inbox, lake_dir, batch_size=2)  # three batches, the copy in the last
+    first_batch = sorted(p.relative_to(small_inbox).as_posix() for p in small_inbox.rglob("*") if p.is_file())[:2]
     assert [p for p, in lake_rows(lake_dir, "SELECT path FROM files ORDER BY path")] == first_batch
     (run_id, status), = lake_rows(lake_dir, "SELECT run_id, status FROM runs")
     assert status == "failed"
-    assert_lake_complete(lake_dir, 12)
+    assert_lake_complete(lake_dir, len(first_batch))
     histories = state_names(run_id, "enrich")
     assert sorted(h.count("AwaitingRetry") for h in histories) == [0, retries]
 
     monkeypatch.undo()
-    summary = run_ingest(inbox, lake_dir, batch_size=12)  # the next run redoes the failed batch
-    assert summary.status == "completed" and summary.articles_new == 21
-    assert_lake_complete(lake_dir, 33)
+    summary = run_ingest(small_inbox, lake_dir, batch_size=2)  # the next run redoes the failed batch
+    assert summary.status == "completed" and summary.articles_new == ARTICLES - len(first_batch)
+    assert_lake_complete(lake_dir, ARTICLES)
 
 
 def test_ner_worker_error_belongs_to_its_job_and_names_its_type():
