@@ -1,7 +1,7 @@
 """Crashes: kill -9 at any moment loses nothing and doubles nothing.
 
 Real `newslake ingest` processes (reporting to the session's Prefect server, so that none spends
-its first seconds booting one of its own) ingest a hundred-odd generated stories in small batches.
+its first seconds booting one of its own) ingest sixty-odd generated stories in small batches.
 They are killed with SIGKILL at seeded random moments, then one last run finishes; the lake must
 then equal, table by table, a control lake built by one uninterrupted run. Budget: a control run
 plus, per seed, KILLS_PER_SEED killed runs and a final run.
@@ -24,9 +24,9 @@ import pytest
 from tasks.lake import DATA_DIR, open_lake
 from tests.conftest import BBC, REPO, cli_environment
 
-STORIES = 120
+STORIES = 60
 EXACT_COPIES = 6
-BATCH_SIZE = 30
+BATCH_SIZE = 15  # five batches: a kill can come at the commit of any of the first three
 SEEDS = (11, 29)
 KILLS_PER_SEED = 3
 NEWSLAKE = Path(sys.executable).with_name("newslake")
@@ -57,7 +57,7 @@ def write_inbox(folder: Path) -> None:
     copies = folder / "copies"
     copies.mkdir()
     for n in range(EXACT_COPIES):
-        source = stories / f"story_{n * 19 + 1:04d}.txt"
+        source = stories / f"story_{n * (STORIES // EXACT_COPIES) + 1:04d}.txt"
         (copies / f"copy_{n}.txt").write_bytes(source.read_bytes())
     (folder / "empty.txt").write_bytes(b"")
     (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
@@ -221,7 +221,7 @@ def duckdb_rows(lake: Path, query: str, params=None) -> list[tuple]:
         con.close()
 
 
-def test_crash_between_data_commit_and_run_row_shows_as_crashed(inbox, lake_dir, prefect_harness, monkeypatch):
+def test_crash_between_data_commit_and_run_row_shows_as_crashed(small_inbox, lake_dir, prefect_harness, monkeypatch):
     """A run whose batches committed but whose end was never recorded (the process died in
     between) stays `running` until the next run, which marks it `crashed`; its data stays, and its
     row's counts and snapshot are those of what landed, written by each batch's own transaction."""
@@ -233,21 +233,21 @@ def test_crash_between_data_commit_and_run_row_shows_as_crashed(inbox, lake_dir,
 
     monkeypatch.setattr(flows.ingest, "record_run_end_task", process_dies)
     with pytest.raises(RuntimeError):
-        ingest(IngestSettings(seeds=inbox, lake=lake_dir, batch_size=10))
+        ingest(IngestSettings(seeds=small_inbox, lake=lake_dir, batch_size=2))
     (dead_run, status, finished), = duckdb_rows(lake_dir, "SELECT run_id, status, finished_at FROM runs")
     assert (status, finished) == ("running", None)
     landed = duckdb_rows(lake_dir, """
         SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM articles), (SELECT count(*) FROM duplicates),
                (SELECT count(*) FROM files WHERE status = 'rejected'), (SELECT max(snapshot_id) FROM lake.snapshots())""")
-    assert landed[0][:4] == (34, 33, 1, 0)
+    assert landed[0][:4] == (5, 4, 1, 0)  # small_inbox: 5 files, one an exact copy
     assert duckdb_rows(lake_dir, "SELECT files_seen, articles_new, duplicates, rejected, snapshot_id FROM runs") == landed
 
     monkeypatch.undo()
-    summary = ingest(IngestSettings(seeds=inbox, lake=lake_dir))
+    summary = ingest(IngestSettings(seeds=small_inbox, lake=lake_dir))
     runs = dict(duckdb_rows(lake_dir, "SELECT run_id, status FROM runs"))
     assert runs == {dead_run: "crashed", summary.run_id: "completed"}
-    assert summary.articles_new == 0 and duckdb_rows(lake_dir, "SELECT count(*) FROM articles") == [(33,)]
-    assert duckdb_rows(lake_dir, "SELECT articles_new, duplicates FROM runs WHERE run_id = ?", [dead_run]) == [(33, 1)]
+    assert summary.articles_new == 0 and duckdb_rows(lake_dir, "SELECT count(*) FROM articles") == [(4,)]
+    assert duckdb_rows(lake_dir, "SELECT articles_new, duplicates FROM runs WHERE run_id = ?", [dead_run]) == [(4, 1)]
 
 
 KILLED_MID_TRANSACTION = """
