@@ -38,7 +38,7 @@ from tasks.near_dedup import (
 from tasks.parse import parse_document
 from tasks.read import ReadResult
 from tasks.records import Article, FileRef
-from tests.conftest import cli_environment, lake_rows
+from tests.conftest import lake_rows
 
 NEAR = Path(__file__).parent / "fixtures" / "near"
 COPY_KINDS = ["syndicated", "copy_edit", "trimmed", "rewrap"]
@@ -201,22 +201,22 @@ def test_near_copy_in_later_run_is_caught_against_history(tmp_path):
     assert lake_rows(lake, "SELECT count(*) FROM shingle_sketches JOIN articles USING (article_id)") == [(3,)]
 
 
-def test_cli_near_copy_of_history_beside_new_stories(tmp_path, harness_api_url):
+def test_cli_near_copy_of_history_beside_new_stories(tmp_path, prefect_harness):
     """`newslake ingest` of a near copy of an old story beside new stories: the copy is a
-    duplicate, and the new stories get their own entities."""
-    import subprocess
-    import sys
+    duplicate, and the new stories get their own entities. The command runs in this process, as in
+    tests/test_cli.py (its reading of the first batch ahead included): a process of its own would
+    add only its start-up."""
+    from typer.testing import CliRunner
 
-    newslake = Path(sys.executable).with_name("newslake")
-    env = cli_environment(tmp_path / "prefect", harness_api_url)
+    from newslake.cli import app
+
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     inbox.mkdir()
     shutil.copy(NEAR / "original.txt", inbox / "original.txt")
 
     def ingest() -> None:
-        run = subprocess.run([str(newslake), "ingest", "--seeds", str(inbox), "--lake", str(lake)],
-                             env=env, capture_output=True, text=True, timeout=300)
-        assert run.returncode == 0, run.stderr
+        result = CliRunner().invoke(app, ["ingest", "--seeds", str(inbox), "--lake", str(lake)])
+        assert result.exit_code == 0, result.output
 
     ingest()
     for name in ("copy_edit.txt", "same_topic_a.txt", "same_topic_b.txt"):
