@@ -3,8 +3,9 @@
 Real `newslake ingest` processes (reporting to the session's Prefect server, so that none spends
 its first seconds booting one of its own) ingest sixty-odd generated stories in small batches.
 They are killed with SIGKILL at seeded random moments, then one last run finishes; the lake must
-then equal, table by table, a control lake built by one uninterrupted run. Budget: a control run
-plus, per seed, KILLS_PER_SEED killed runs and a final run.
+then equal, table by table, a control lake built by one uninterrupted run of the same command (in
+this process: no start-up of its own). Budget: a control run plus, per seed, KILLS_PER_SEED killed
+runs and a final run.
 """
 
 from __future__ import annotations
@@ -184,12 +185,18 @@ def crash_inbox(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def control(crash_inbox, cli_env, tmp_path_factory) -> tuple[dict[str, object], float]:
-    """The lake one uninterrupted run builds, and how long that run took."""
-    base = tmp_path_factory.mktemp("control")
-    seconds = run_to_completion(crash_inbox, base / "lake", cli_env, base / "ingest.log")
-    assert_lake_is_sound(base / "lake")
-    return lake_contents(base / "lake"), seconds
+def control(crash_inbox, prefect_harness, tmp_path_factory) -> tuple[dict[str, object], float]:
+    """The lake one uninterrupted run of the same command builds, and how long its flow took. It
+    runs in this process: only the runs that are killed need processes of their own."""
+    from typer.testing import CliRunner
+
+    from newslake.cli import app
+
+    lake = tmp_path_factory.mktemp("control") / "lake"
+    result = CliRunner().invoke(app, ingest_command(crash_inbox, lake)[1:])
+    assert result.exit_code == 0, result.output
+    assert_lake_is_sound(lake)
+    return lake_contents(lake), float(re.findall(r": completed in ([0-9.]+)s", result.output)[-1])
 
 
 @pytest.mark.parametrize("seed", SEEDS)
