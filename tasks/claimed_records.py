@@ -20,9 +20,17 @@ from tasks.formats.known_records import KnownRecords
 from tasks.formats.settings import FormatSettings
 from tasks.read import ReadBatch, RecordStream
 
+# A claim is at most a quarter of the files still free, and at least this many: a writer that takes
+# the last big claim would otherwise work alone (on its own NER processes) while the others are done.
+SMALLEST_CLAIM = 10
+
+
+def claim_size(free: int, most: int) -> int:
+    return min(most, max(SMALLEST_CLAIM, -(-free // 4)))
+
 
 class ClaimedRecords:
-    """`next_batch(n)` like tasks.read.RecordStream's, over files claimed `claim_files` at a time;
+    """`next_batch(n)` like tasks.read.RecordStream's, over files claimed at most `claim_files` at a time;
     each ReadBatch lists in `claims` the claims whose files it finishes."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, claims_con: psycopg.Connection, holder: claims.Holder,
@@ -54,17 +62,19 @@ class ClaimedRecords:
             self._stream.close()
 
     def next_batch(self, max_records: int) -> ReadBatch:
+        """The records of the next claim (at most `max_records` of them; a claim of multi-record
+        files may take several batches). One claim per batch, and claims that shrink as the inbox
+        drains (claim_size), so writers run out of work at about the same time."""
         batch = ReadBatch()
-        while len(batch.results) < max_records:
+        while not batch.results:
             if self._stream is None and not self._claim_next():
                 break
-            wanted = max_records - len(batch.results)
-            part = self._stream.next_batch(wanted)
+            part = self._stream.next_batch(max_records)
             batch.results += part.results
             batch.touched += part.touched
             batch.containers += part.containers
             batch.files_done = self._files_before_stream + part.files_done
-            if len(part.results) < wanted:  # the stream ran dry: the claim's files are all read
+            if len(part.results) < max_records:  # the stream ran dry: the claim's files are all read
                 self._files_before_stream = batch.files_done
                 self._stream.close()
                 self._stream = None
@@ -73,7 +83,9 @@ class ClaimedRecords:
         return batch
 
     def _claim_next(self) -> bool:
-        claim = claims.claim_batch(self._claims_con, self._holder, self._claim_files, claims.DEFAULT_LEASE_SECONDS)
+        free = claims.counts(self._claims_con).free
+        claim = claims.claim_batch(self._claims_con, self._holder, claim_size(free, self._claim_files),
+                                   claims.DEFAULT_LEASE_SECONDS)
         if claim is None:
             return False
         self._leases.hold(claim)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tasks import claims
-from tasks.claimed_records import ClaimedRecords
+from tasks.claimed_records import ClaimedRecords, claim_size
 from tasks.commit import build_batch_rows
 from tasks.dedup import Deduplicated, DuplicateMark, article_id_for
 from tasks.discover import discover
@@ -160,3 +160,28 @@ def test_lease_keeper_confirms_held_claims_and_notices_a_lost_one(catalog_url, c
             leases.confirm()
     finally:
         leases.close()
+
+
+def test_claim_size_shrinks_as_the_inbox_drains():
+    assert [claim_size(free, 100) for free in (900, 400, 200, 60, 30, 3)] == [100, 100, 50, 15, 10, 10]
+
+
+def test_claimed_records_read_one_claim_per_batch(tmp_path, catalog_url, claims_con):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n, body in enumerate([ORIGINAL, OTHER, COPY_EDIT]):
+        (inbox / f"{n}.txt").write_text(body, encoding="utf-8")
+    lake = open_lake(LakeLocation(tmp_path / "data", catalog_url))
+    discovery = discover(lake, inbox)
+    claims.offer(claims_con, [c.ref for c in discovery.scan.candidates])
+    leases = claims.LeaseKeeper(catalog_url)
+    try:
+        with ClaimedRecords(lake, claims_con, claims.Holder.this_process("writer"), leases, inbox, discovery,
+                            claim_files=2, max_file_bytes=DEFAULT_MAX_FILE_BYTES, formats=FormatSettings()) as stream:
+            batches = [stream.next_batch(10) for _ in range(3)]
+    finally:
+        leases.close()
+        lake.close()
+    assert [[r.ref.path for r in b.results] for b in batches] == [["0.txt", "1.txt"], ["2.txt"], []]
+    assert [len(b.claims) for b in batches] == [1, 1, 0]
+    assert [b.files_done for b in batches] == [2, 3, 3]
