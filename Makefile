@@ -18,9 +18,9 @@ deploy worker: export PREFECT_API_URL ?= http://$(PREFECT_HOST):$(PREFECT_PORT)/
 run: $(STAMP)  ## create the venv, install, ingest seeds/ into ./lake and print what happened
 	$(BIN)/newslake ingest --seeds $(SEEDS) --lake $(LAKE)
 
-test: $(STAMP)  ## lint, then the test suite, a module per process on 2 processes (tests wait on servers and subprocesses)
+test: $(STAMP)  ## lint, then the test suite on 2 processes: whole modules, the longest first (tests/conftest.py)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 install: $(STAMP)
 
