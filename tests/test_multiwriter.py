@@ -159,28 +159,3 @@ def test_a_writer_killed_with_sigkill_loses_and_doubles_nothing(shared_inbox, co
     assert_same_as_control(lake_contents(newslake.connect(data, catalog=catalog_url)), control)
     statuses = sorted(writer_runs(data, catalog_url).values())
     assert statuses.count("crashed") == 1 and statuses.count("completed") == len(statuses) - 1
-
-
-def test_two_writers_given_copies_of_one_story_at_once_keep_one_article(catalog_url, tmp_path, harness_api_url):
-    # Every file is its own claim, and each story's copies are claimed by the two writers at once:
-    # both copies reach NER before either commits, and the commit-time check keeps one.
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for name, body in [("a1.txt", NEAR / "original.txt"), ("a2.txt", NEAR / "original.txt"),
-                       ("b1.txt", NEAR / "same_topic_a.txt"), ("b2.txt", NEAR / "same_topic_a.txt"),
-                       ("c1.txt", NEAR / "same_topic_b.txt"), ("c2.txt", NEAR / "copy_edit.txt")]:
-        shutil.copy(body, inbox / name)
-    env = cli_environment(tmp_path / "prefect-home", harness_api_url)
-    data = tmp_path / "data"
-    writers = [subprocess.Popen([str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(data),
-                                 "--catalog", catalog_url, "--batch-size", "1", "--ner-processes", "1"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
-    outputs = [w.communicate(timeout=300)[0].decode(errors="replace") for w in writers]
-    assert [w.returncode for w in writers] == [0, 0], outputs
-    got = lake_contents(newslake.connect(data, catalog=catalog_url))
-    statuses = got["files"]
-    # original/copy-edit are one story; same_topic_a twice is one; same_topic_b its own.
-    assert sorted(statuses.values()).count("ingested") == 3, statuses
-    assert got["articles"] == (3, 3)
-    for story in (("a1.txt", "a2.txt", "c2.txt"), ("b1.txt", "b2.txt"), ("c1.txt",)):
-        assert sorted(statuses[p] for p in story) == ["duplicate"] * (len(story) - 1) + ["ingested"], statuses

@@ -1,6 +1,7 @@
 """The pieces of a writer that shares a lake's PostgreSQL catalog, on a real PostgreSQL and a real
-DuckLake: the late dedup at commit time, files a dead writer committed but never completed, the
-liveness of runs, and the leases a writer keeps."""
+DuckLake: the late dedup at commit time (two writers given copies of one story at the same moment:
+the first commits, the second finds it at its commit), files a dead writer committed but never
+completed, the liveness of runs, and the leases a writer keeps."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tasks.near_dedup import NearDedupSettings, split_near_duplicates
 from tasks.read import DEFAULT_MAX_FILE_BYTES, ReadResult
 from tasks.records import Article, Enrichment, FileRef
 from tasks.run_history import RunSummary, record_run_start
+from tests.conftest import poll_until
 
 NEAR = Path(__file__).parent / "fixtures" / "near"
 ORIGINAL = (NEAR / "original.txt").read_text(encoding="utf-8")
@@ -123,8 +125,8 @@ def test_alive_runs_are_those_whose_writer_session_lives(catalog_url, claims_con
     writer = claims.connect(catalog_url)
     claims.hold_run(writer, "run-alive")
     assert claims.alive_runs(claims_con, ["run-alive", "run-dead"]) == {"run-alive"}
-    writer.close()  # the writer's process dies: PostgreSQL ends its session
-    assert claims.alive_runs(claims_con, ["run-alive"]) == set()
+    writer.close()  # the writer's process dies: PostgreSQL ends its session, and its locks, soon after
+    assert poll_until(lambda: claims.alive_runs(claims_con, ["run-alive"]) == set(), timeout=10, interval=0.05)
 
 
 def test_run_start_marks_crashed_only_runs_whose_writer_is_gone(tmp_path, catalog_url, claims_con):
@@ -136,6 +138,7 @@ def test_run_start_marks_crashed_only_runs_whose_writer_is_gone(tmp_path, catalo
         record_run_start(lake, RunSummary(run_id="run-1", started_at=NOW), "ingest", alive)
         assert record_run_start(lake, RunSummary(run_id="run-2", started_at=NOW), "ingest", alive) == 0
         writer.close()
+        assert poll_until(lambda: alive(["run-1"]) == set(), timeout=10, interval=0.05)
         assert record_run_start(lake, RunSummary(run_id="run-3", started_at=NOW), "ingest", alive) == 2
         statuses = dict(lake.execute("SELECT run_id, status FROM runs").fetchall())
         # run-2 never held a run lock, as a writer killed before its first step: crashed too
