@@ -134,14 +134,14 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | No
 def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processes: int | None = None):
     """Before the flow, with no Prefect import: (the run recorded, None) when the lake at `location`
     (a tasks.lake.LakeLocation) has seen every file in `seeds` as it is now; else (None, a NerPool
-    the caller owns). The pool's workers load the model meanwhile, and a lone writer's pool holds
-    the first batch's bodies already (tasks.read_ahead), so NER starts while the Prefect server
-    boots. The discovery is the flow's own (tasks.discover: one walk of the inbox, one query of the
+    the caller owns). The pool's workers load the model meanwhile, and the pool holds the first
+    batch's bodies already (tasks.read_ahead; a writer sharing the inbox claims that batch now), so
+    NER starts while Prefect is imported and its server boots. The discovery is the flow's own (tasks.discover: one walk of the inbox, one query of the
     lake's `files` table)."""
     from tasks.discover import discover
     from tasks.lake import open_lake
     from tasks.ner import NerPool
-    from tasks.read_ahead import first_batch_bodies
+    from tasks.read_ahead import first_batch_bodies, first_claim_bodies
     from tasks.run_history import record_unchanged_run
     from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
@@ -159,8 +159,8 @@ def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processe
                     return record_unchanged_run(con, discovery.scan.seen, partial(claims.alive_runs, session)), None
             ner = NerPool(ner_processes)
             try:
-                if not shared:  # a shared inbox's first batch is whatever this writer claims
-                    ner.submit_ahead(first_batch_bodies(con, seeds, discovery, batch_size))
+                ner.submit_ahead(first_claim_bodies(con, location.catalog, seeds, discovery, batch_size) if shared
+                                 else first_batch_bodies(con, seeds, discovery, batch_size))
             except BaseException:
                 ner.close()
                 raise

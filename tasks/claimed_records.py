@@ -29,6 +29,12 @@ def claim_size(free: int, most: int) -> int:
     return min(most, max(SMALLEST_CLAIM, -(-free // 4)))
 
 
+def claim_files(claims_con: psycopg.Connection, holder: claims.Holder, most: int) -> claims.Claim | None:
+    """The next claim for `holder`: at most `most` files, fewer as the inbox drains; None when none is free."""
+    free = claims.counts(claims_con).free
+    return claims.claim_batch(claims_con, holder, claim_size(free, most), claims.DEFAULT_LEASE_SECONDS)
+
+
 class ClaimedRecords:
     """`next_batch(n)` like tasks.read.RecordStream's, over files claimed at most `claim_files` at a time;
     each ReadBatch lists in `claims` the claims whose files it finishes."""
@@ -46,6 +52,8 @@ class ClaimedRecords:
         self._claim_files = claim_files
         self._max_file_bytes = max_file_bytes
         self._formats = formats
+        # Claims this process made before the flow started (the CLI's read-ahead) come first.
+        self._adopted = claims.held_by(claims_con, holder)
         self._claim: claims.Claim | None = None
         self._stream: RecordStream | None = None
         self._files_before_stream = 0
@@ -83,9 +91,7 @@ class ClaimedRecords:
         return batch
 
     def _claim_next(self) -> bool:
-        free = claims.counts(self._claims_con).free
-        claim = claims.claim_batch(self._claims_con, self._holder, claim_size(free, self._claim_files),
-                                   claims.DEFAULT_LEASE_SECONDS)
+        claim = self._adopted.pop(0) if self._adopted else claim_files(self._claims_con, self._holder, self._claim_files)
         if claim is None:
             return False
         self._leases.hold(claim)

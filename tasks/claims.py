@@ -126,6 +126,17 @@ def claim_batch(con: psycopg.Connection, holder: Holder, limit: int, lease_secon
     return Claim(batch=rows[0][0], files=tuple(FileRef(*row[1:]) for row in sorted(rows)))
 
 
+def held_by(con: psycopg.Connection, holder: Holder) -> list[Claim]:
+    """The claims `holder`'s process holds and has not completed (whatever its name)."""
+    with con.transaction():
+        rows = con.execute(sql.load("claims/held_by"), {"host": holder.host, "pid": holder.pid,
+                                                        "started": holder.started}).fetchall()
+    batches: dict[int, list[FileRef]] = {}
+    for batch, *ref in rows:
+        batches.setdefault(batch, []).append(FileRef(*ref))
+    return [Claim(batch, tuple(files)) for batch, files in batches.items()]
+
+
 def _lost(claim: Claim, kept: list[tuple]) -> tuple[FileRef, ...]:
     still = {FileRef(*row) for row in kept}
     return tuple(f for f in claim.files if f not in still)

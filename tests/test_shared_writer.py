@@ -188,3 +188,27 @@ def test_claimed_records_read_one_claim_per_batch(tmp_path, catalog_url, claims_
     assert [[r.ref.path for r in b.results] for b in batches] == [["0.txt", "1.txt"], ["2.txt"], []]
     assert [len(b.claims) for b in batches] == [1, 1, 0]
     assert [b.files_done for b in batches] == [2, 3, 3]
+
+
+def test_claimed_records_start_with_the_claim_this_process_made_before_the_flow(tmp_path, catalog_url, claims_con):
+    # The CLI's read-ahead claims a first batch before the flow starts; the flow reads it first.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n, body in enumerate([ORIGINAL, OTHER, COPY_EDIT]):
+        (inbox / f"{n}.txt").write_text(body, encoding="utf-8")
+    lake = open_lake(LakeLocation(tmp_path / "data", catalog_url))
+    discovery = discover(lake, inbox)
+    claims.offer(claims_con, [c.ref for c in discovery.scan.candidates])
+    other = claims.claim_batch(claims_con, claims.Holder("other", "elsewhere", 1, None), 1, 60)  # 0.txt
+    ahead = claims.claim_batch(claims_con, claims.Holder.this_process("read-ahead"), 1, 60)  # 1.txt
+    leases = claims.LeaseKeeper(catalog_url)
+    try:
+        with ClaimedRecords(lake, claims_con, claims.Holder.this_process("flow"), leases, inbox, discovery,
+                            claim_files=5, max_file_bytes=DEFAULT_MAX_FILE_BYTES, formats=FormatSettings()) as stream:
+            batches = [stream.next_batch(10) for _ in range(3)]
+    finally:
+        leases.close()
+        lake.close()
+    assert [f.path for f in other.files] == ["0.txt"] and [f.path for f in ahead.files] == ["1.txt"]
+    assert [[r.ref.path for r in b.results] for b in batches] == [["1.txt"], ["2.txt"], []]
+    assert batches[0].claims == [ahead]
