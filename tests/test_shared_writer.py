@@ -169,7 +169,8 @@ def test_claim_size_shrinks_as_the_inbox_drains():
     assert [claim_size(free, 100) for free in (900, 400, 200, 60, 30, 3)] == [100, 100, 50, 15, 10, 10]
 
 
-def test_claimed_records_read_one_claim_per_batch(tmp_path, catalog_url, claims_con):
+def offered_inbox(tmp_path: Path, catalog_url: str, claims_con):
+    """Three stories in an inbox, discovered against a new shared lake and offered: (inbox, lake, discovery)."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for n, body in enumerate([ORIGINAL, OTHER, COPY_EDIT]):
@@ -177,14 +178,25 @@ def test_claimed_records_read_one_claim_per_batch(tmp_path, catalog_url, claims_
     lake = open_lake(LakeLocation(tmp_path / "data", catalog_url))
     discovery = discover(lake, inbox)
     claims.offer(claims_con, [c.ref for c in discovery.scan.candidates])
+    return inbox, lake, discovery
+
+
+def three_batches(inbox: Path, lake, discovery, catalog_url: str, claims_con, claim_files: int) -> list:
+    """The first three batches the flow's writer (this process) reads; closes the lake."""
     leases = claims.LeaseKeeper(catalog_url)
     try:
-        with ClaimedRecords(lake, claims_con, claims.Holder.this_process("writer"), leases, inbox, discovery,
-                            claim_files=2, max_file_bytes=DEFAULT_MAX_FILE_BYTES, formats=FormatSettings()) as stream:
-            batches = [stream.next_batch(10) for _ in range(3)]
+        with ClaimedRecords(lake, claims_con, claims.Holder.this_process("flow"), leases, inbox, discovery,
+                            claim_files=claim_files, max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+                            formats=FormatSettings()) as stream:
+            return [stream.next_batch(10) for _ in range(3)]
     finally:
         leases.close()
         lake.close()
+
+
+def test_claimed_records_read_one_claim_per_batch(tmp_path, catalog_url, claims_con):
+    inbox, lake, discovery = offered_inbox(tmp_path, catalog_url, claims_con)
+    batches = three_batches(inbox, lake, discovery, catalog_url, claims_con, claim_files=2)
     assert [[r.ref.path for r in b.results] for b in batches] == [["0.txt", "1.txt"], ["2.txt"], []]
     assert [len(b.claims) for b in batches] == [1, 1, 0]
     assert [b.files_done for b in batches] == [2, 3, 3]
@@ -192,23 +204,10 @@ def test_claimed_records_read_one_claim_per_batch(tmp_path, catalog_url, claims_
 
 def test_claimed_records_start_with_the_claim_this_process_made_before_the_flow(tmp_path, catalog_url, claims_con):
     # The CLI's read-ahead claims a first batch before the flow starts; the flow reads it first.
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for n, body in enumerate([ORIGINAL, OTHER, COPY_EDIT]):
-        (inbox / f"{n}.txt").write_text(body, encoding="utf-8")
-    lake = open_lake(LakeLocation(tmp_path / "data", catalog_url))
-    discovery = discover(lake, inbox)
-    claims.offer(claims_con, [c.ref for c in discovery.scan.candidates])
+    inbox, lake, discovery = offered_inbox(tmp_path, catalog_url, claims_con)
     other = claims.claim_batch(claims_con, claims.Holder("other", "elsewhere", 1, None), 1, 60)  # 0.txt
     ahead = claims.claim_batch(claims_con, claims.Holder.this_process("read-ahead"), 1, 60)  # 1.txt
-    leases = claims.LeaseKeeper(catalog_url)
-    try:
-        with ClaimedRecords(lake, claims_con, claims.Holder.this_process("flow"), leases, inbox, discovery,
-                            claim_files=5, max_file_bytes=DEFAULT_MAX_FILE_BYTES, formats=FormatSettings()) as stream:
-            batches = [stream.next_batch(10) for _ in range(3)]
-    finally:
-        leases.close()
-        lake.close()
+    batches = three_batches(inbox, lake, discovery, catalog_url, claims_con, claim_files=5)
     assert [f.path for f in other.files] == ["0.txt"] and [f.path for f in ahead.files] == ["1.txt"]
     assert [[r.ref.path for r in b.results] for b in batches] == [["1.txt"], ["2.txt"], []]
     assert batches[0].claims == [ahead]
