@@ -195,6 +195,5 @@ def _record_source(con: duckdb.DuckDBPyConnection, settings: IngestSettings, dis
         return RecordStream(settings.seeds, candidates, discovery.known.contents, known_records,
                             settings.max_file_bytes, settings.formats)
     offer_task(shared.con, quote([candidate.ref for candidate in candidates]))
-    return ClaimedRecords(con, shared.con, shared.holder, shared.leases, settings.seeds, discovery,
-                          claim_files=settings.batch_size, max_file_bytes=settings.max_file_bytes,
-                          formats=settings.formats)
+    return ClaimedRecords(con, shared, settings.seeds, discovery, claim_files=settings.batch_size,
+                          max_file_bytes=settings.max_file_bytes, formats=settings.formats)

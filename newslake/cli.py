@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from enum import Enum
 from functools import partial
 from itertools import islice
@@ -136,38 +136,39 @@ def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processe
     (a tasks.lake.LakeLocation) has seen every file in `seeds` as it is now; else (None, a NerPool
     the caller owns). The pool's workers load the model meanwhile, and the pool holds the first
     batch's bodies already (tasks.read_ahead; a writer sharing the inbox claims that batch now), so
-    NER starts while Prefect is imported and its server boots. The discovery is the flow's own (tasks.discover: one walk of the inbox, one query of the
-    lake's `files` table)."""
+    NER starts while Prefect is imported and its server boots. The discovery is the flow's own
+    (tasks.discover: one walk of the inbox, one query of the lake's `files` table)."""
     from tasks.discover import discover
     from tasks.lake import open_lake
     from tasks.ner import NerPool
     from tasks.read_ahead import first_batch_bodies, first_claim_bodies
-    from tasks.run_history import record_unchanged_run
+    from tasks.run_history import no_other_run_alive, record_unchanged_run
     from tasks.writer_lock import DEFAULT_TIMEOUT_SECONDS, writer_lock
 
-    shared = location.catalog is not None  # writers sharing a catalog take no writer lock
-    with nullcontext() if shared else writer_lock(location.folder, DEFAULT_TIMEOUT_SECONDS):
-        con = open_lake(location) if location.exists() else None
-        try:
-            discovery = discover(con, seeds)
-            if con is not None and discovery.nothing_new:
-                if not shared:
-                    return record_unchanged_run(con, discovery.scan.seen), None
-                from tasks import claims
+    exists = location.exists()  # first: an unreachable catalog is CatalogUnreachable, said plainly
+    with ExitStack() as held:
+        if location.catalog is None:
+            held.enter_context(writer_lock(location.folder, DEFAULT_TIMEOUT_SECONDS))
+            claims_con, alive = None, no_other_run_alive
+        else:  # writers sharing a catalog take no writer lock; they split the inbox by claims
+            from tasks import claims
 
-                with claims.connect(location.catalog) as session:
-                    return record_unchanged_run(con, discovery.scan.seen, partial(claims.alive_runs, session)), None
-            ner = NerPool(ner_processes)
-            try:
-                ner.submit_ahead(first_claim_bodies(con, location.catalog, seeds, discovery, batch_size) if shared
-                                 else first_batch_bodies(con, seeds, discovery, batch_size))
-            except BaseException:
-                ner.close()
-                raise
-            return None, ner
-        finally:
-            if con is not None:
-                con.close()
+            claims_con = held.enter_context(claims.connect(location.catalog))
+            alive = partial(claims.alive_runs, claims_con)
+        con = open_lake(location) if exists else None
+        if con is not None:
+            held.callback(con.close)
+        discovery = discover(con, seeds)
+        if con is not None and discovery.nothing_new:
+            return record_unchanged_run(con, discovery.scan.seen, alive), None
+        ner = NerPool(ner_processes)
+        try:
+            ner.submit_ahead(first_batch_bodies(con, seeds, discovery, batch_size) if claims_con is None
+                             else first_claim_bodies(con, claims_con, seeds, discovery, batch_size))
+        except BaseException:
+            ner.close()
+            raise
+        return None, ner
 
 
 def print_summary(summary) -> None:

@@ -1,10 +1,10 @@
 """The records of the files one writer claims, for writers that share a lake's PostgreSQL catalog.
 
 Each writer discovers the inbox as a lone writer does (tasks.discover), offers what it found to the
-claims table, then reads claimed files batch by batch (tasks.claims): a batch is filled from as
-many claims as it takes, and a claim is done once every record of its files is in a batch. The
-flow completes those claims after that batch commits, so a writer that dies leaves uncommitted
-claims behind, which go back to the others.
+claims table, then reads claimed files batch by batch (tasks.claims): a batch holds one claim's
+records, and a claim is done once every record of its files is in a batch. The flow completes
+those claims after that batch commits, so a writer that dies leaves uncommitted claims behind,
+which go back to the others.
 """
 
 from __future__ import annotations
@@ -39,13 +39,10 @@ class ClaimedRecords:
     """`next_batch(n)` like tasks.read.RecordStream's, over files claimed at most `claim_files` at a time;
     each ReadBatch lists in `claims` the claims whose files it finishes."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, claims_con: psycopg.Connection, holder: claims.Holder,
-                 leases: claims.LeaseKeeper, root: Path, discovery: Discovery, *, claim_files: int,
-                 max_file_bytes: int, formats: FormatSettings):
+    def __init__(self, con: duckdb.DuckDBPyConnection, shared: claims.WriterSession, root: Path,
+                 discovery: Discovery, *, claim_files: int, max_file_bytes: int, formats: FormatSettings):
         self._con = con
-        self._claims_con = claims_con
-        self._holder = holder
-        self._leases = leases
+        self._shared = shared
         self._root = root
         self._candidates = {candidate.ref: candidate for candidate in discovery.scan.candidates}
         self._known_content = set(discovery.known.contents)
@@ -53,11 +50,10 @@ class ClaimedRecords:
         self._max_file_bytes = max_file_bytes
         self._formats = formats
         # Claims this process made before the flow started (the CLI's read-ahead) come first.
-        self._adopted = claims.held_by(claims_con, holder)
+        self._adopted = claims.held_by(shared.con, shared.holder)
         self._claim: claims.Claim | None = None
         self._stream: RecordStream | None = None
         self._files_before_stream = 0
-        self.files_claimed = 0
 
     def __enter__(self) -> ClaimedRecords:
         return self
@@ -91,11 +87,11 @@ class ClaimedRecords:
         return batch
 
     def _claim_next(self) -> bool:
-        claim = self._adopted.pop(0) if self._adopted else claim_files(self._claims_con, self._holder, self._claim_files)
+        claim = self._adopted.pop(0) if self._adopted else claim_files(self._shared.con, self._shared.holder,
+                                                                       self._claim_files)
         if claim is None:
             return False
-        self._leases.hold(claim)
-        self.files_claimed += len(claim.files)
+        self._shared.leases.hold(claim)
         # What the lake holds of the claimed files now, not when this writer discovered the inbox:
         # a writer that died between its commit and completing its claims left files that are in
         # the lake already (skipped here, and their claim completed with this batch), and another

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import psycopg
 
 from tasks import claims
 from tasks.claimed_records import claim_files
@@ -38,14 +39,13 @@ def first_batch_bodies(con: duckdb.DuckDBPyConnection | None, inbox: Path, disco
     return [result.article.body for result in batch.results if result.article is not None]
 
 
-def first_claim_bodies(con: duckdb.DuckDBPyConnection | None, catalog: str, inbox: Path, discovery: Discovery,
-                       batch_size: int) -> list[str]:
-    """For a writer sharing the inbox through the claims of `catalog`: offer what `discovery` found,
-    claim a first batch for this process, and return its bodies as first_batch_bodies does."""
-    with claims.connect(catalog) as claims_con:
-        claims.ensure_claims_table(claims_con)
-        claims.offer(claims_con, [candidate.ref for candidate in discovery.scan.candidates])
-        claim = claim_files(claims_con, claims.Holder.this_process("read-ahead"), batch_size)
+def first_claim_bodies(con: duckdb.DuckDBPyConnection | None, claims_con: psycopg.Connection, inbox: Path,
+                       discovery: Discovery, batch_size: int) -> list[str]:
+    """For a writer sharing the inbox through the claims on `claims_con`: offer what `discovery`
+    found, claim a first batch for this process, and return its bodies as first_batch_bodies does."""
+    claims.ensure_claims_table(claims_con)
+    claims.offer(claims_con, [candidate.ref for candidate in discovery.scan.candidates])
+    claim = claim_files(claims_con, claims.Holder.this_process("read-ahead"), batch_size)
     if claim is None:
         return []
     claimed = set(claim.files)

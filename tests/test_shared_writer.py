@@ -106,18 +106,16 @@ def test_claimed_records_skip_files_a_dead_writer_committed_without_completing(t
     landed = ReadResult(refs["a.txt"], "sha-a", article=Article(body=ORIGINAL, format="plain"))
     commit(lake, deduplicated(landed), run_id="dead-writer")
     claims.offer(claims_con, refs.values())
-    leases = claims.LeaseKeeper(catalog_url)
     try:
-        holder = claims.Holder.this_process("writer")
-        with ClaimedRecords(lake, claims_con, holder, leases, inbox, discovery, claim_files=10,
-                            max_file_bytes=DEFAULT_MAX_FILE_BYTES, formats=FormatSettings()) as stream:
+        with claims.WriterSession(catalog_url, "run-1", "writer") as shared, \
+                ClaimedRecords(lake, shared, inbox, discovery, claim_files=10, max_file_bytes=DEFAULT_MAX_FILE_BYTES,
+                               formats=FormatSettings()) as stream:
             batch = stream.next_batch(10)
             assert [r.ref.path for r in batch.results] == ["b.txt"]
             [claim] = batch.claims
             assert {f.path for f in claim.files} == {"a.txt", "b.txt"}
             assert stream.next_batch(10).is_empty
     finally:
-        leases.close()
         lake.close()
 
 
@@ -181,22 +179,20 @@ def offered_inbox(tmp_path: Path, catalog_url: str, claims_con):
     return inbox, lake, discovery
 
 
-def three_batches(inbox: Path, lake, discovery, catalog_url: str, claims_con, claim_files: int) -> list:
+def three_batches(inbox: Path, lake, discovery, catalog_url: str, claim_files: int) -> list:
     """The first three batches the flow's writer (this process) reads; closes the lake."""
-    leases = claims.LeaseKeeper(catalog_url)
     try:
-        with ClaimedRecords(lake, claims_con, claims.Holder.this_process("flow"), leases, inbox, discovery,
-                            claim_files=claim_files, max_file_bytes=DEFAULT_MAX_FILE_BYTES,
-                            formats=FormatSettings()) as stream:
+        with claims.WriterSession(catalog_url, "run-1", "flow") as shared, \
+                ClaimedRecords(lake, shared, inbox, discovery, claim_files=claim_files,
+                               max_file_bytes=DEFAULT_MAX_FILE_BYTES, formats=FormatSettings()) as stream:
             return [stream.next_batch(10) for _ in range(3)]
     finally:
-        leases.close()
         lake.close()
 
 
 def test_claimed_records_read_one_claim_per_batch(tmp_path, catalog_url, claims_con):
     inbox, lake, discovery = offered_inbox(tmp_path, catalog_url, claims_con)
-    batches = three_batches(inbox, lake, discovery, catalog_url, claims_con, claim_files=2)
+    batches = three_batches(inbox, lake, discovery, catalog_url, claim_files=2)
     assert [[r.ref.path for r in b.results] for b in batches] == [["0.txt", "1.txt"], ["2.txt"], []]
     assert [len(b.claims) for b in batches] == [1, 1, 0]
     assert [b.files_done for b in batches] == [2, 3, 3]
@@ -207,7 +203,7 @@ def test_claimed_records_start_with_the_claim_this_process_made_before_the_flow(
     inbox, lake, discovery = offered_inbox(tmp_path, catalog_url, claims_con)
     other = claims.claim_batch(claims_con, claims.Holder("other", "elsewhere", 1, None), 1, 60)  # 0.txt
     ahead = claims.claim_batch(claims_con, claims.Holder.this_process("read-ahead"), 1, 60)  # 1.txt
-    batches = three_batches(inbox, lake, discovery, catalog_url, claims_con, claim_files=5)
+    batches = three_batches(inbox, lake, discovery, catalog_url, claim_files=5)
     assert [f.path for f in other.files] == ["0.txt"] and [f.path for f in ahead.files] == ["1.txt"]
     assert [[r.ref.path for r in b.results] for b in batches] == [["1.txt"], ["2.txt"], []]
     assert batches[0].claims == [ahead]
