@@ -2,10 +2,10 @@
 
 Real `newslake ingest` processes (reporting to the session's Prefect server, so that none spends
 its first seconds booting one of its own) ingest sixty-odd generated stories in small batches.
-They are killed with SIGKILL at seeded random moments, then one last run finishes; the lake must
-then equal, table by table, a control lake built by one uninterrupted run of the same command (in
-this process: no start-up of its own). Budget: a control run plus, per seed, KILLS_PER_SEED killed
-runs and a final run.
+One after another, runs on one lake are killed with SIGKILL at set moments (at a batch's commit,
+and part of the way through the work), then one last run finishes; the lake must then equal, table
+by table, a control lake built by one uninterrupted run of the same command (in this process: no
+start-up of its own). Budget: a control run, four killed runs and a final run.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -28,8 +29,6 @@ from tests.conftest import BBC, REPO, cli_environment
 STORIES = 60
 EXACT_COPIES = 6
 BATCH_SIZE = 15  # five batches: a kill can come at the commit of any of the first three
-SEEDS = (11, 29)
-KILLS_PER_SEED = 3
 NEWSLAKE = Path(sys.executable).with_name("newslake")
 CONTENT_TABLES = ("articles", "entities", "sources", "duplicates")
 
@@ -100,25 +99,37 @@ def wait_for_line(process: subprocess.Popen, log: Path, offset: int, pattern: st
     return False
 
 
-def kill_run(inbox: Path, lake: Path, env: dict[str, str], log: Path, rng: random.Random,
-             work_seconds: float) -> str | None:
-    """Start a run and SIGKILL its whole process group at a seeded moment: anywhere in the work
-    (reading, parsing, NER, commits) or right after a batch's NER, when its commit runs. Returns
-    where it was killed, None if the run finished first."""
+@dataclass(frozen=True)
+class Kill:
+    """When a run is killed: `delay` seconds after its log's `nth` line matching `anchor`."""
+    moment: str
+    anchor: str
+    nth: int
+    delay: float
+
+
+def during_the_work(share: float, work_seconds: float) -> Kill:
+    """`share` of the way through the uninterrupted run's work: reading, parsing, NER or commits."""
+    return Kill(f"during the work ({share:.0%})", r"new or changed", 1, share * work_seconds)
+
+
+def at_commit(batch: int, delay: float) -> Kill:
+    """Right after the run's `batch`-th (0-based) NER, when that batch's commit runs."""
+    return Kill(f"at commit of batch {batch}", r"Task run 'enrich-", batch + 1, delay)
+
+
+def kill_run(inbox: Path, lake: Path, env: dict[str, str], log: Path, kill: Kill) -> str | None:
+    """Start a run and SIGKILL its whole process group at `kill`. Returns where it was killed, None
+    if the run finished first."""
     offset = log.stat().st_size if log.exists() else 0
     process = start_ingest(inbox, lake, env, log)
-    if rng.random() < 0.5:
-        moment, anchor, nth, delay = "during the work", r"new or changed", 1, rng.uniform(0, 0.8) * work_seconds
-    else:
-        batch = rng.randrange(3)
-        moment, anchor, nth, delay = f"at commit of batch {batch}", r"Task run 'enrich-", batch + 1, rng.uniform(0, 0.1)
-    if wait_for_line(process, log, offset, anchor, nth):
+    if wait_for_line(process, log, offset, kill.anchor, kill.nth):
         try:
-            process.wait(timeout=delay)
+            process.wait(timeout=kill.delay)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            return moment
+            return kill.moment
     process.wait()
     return None
 
@@ -199,12 +210,14 @@ def control(crash_inbox, prefect_harness, tmp_path_factory) -> tuple[dict[str, o
     return lake_contents(lake), float(re.findall(r": completed in ([0-9.]+)s", result.output)[-1])
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_crash_kill9_then_rerun_equals_uninterrupted(crash_inbox, control, cli_env, tmp_path, seed):
+def test_crash_kill9_then_rerun_equals_uninterrupted(crash_inbox, control, cli_env, tmp_path):
     expected, work_seconds = control
     lake, log = tmp_path / "lake", tmp_path / "ingest.log"
-    rng = random.Random(seed)
-    kills = [kill_run(crash_inbox, lake, cli_env, log, rng, work_seconds) for _ in range(KILLS_PER_SEED)]
+    # Commit kills first: each lets a run land at most a batch or two, so the runs after them still
+    # have the batches their own kill waits for.
+    schedule = (at_commit(1, 0.045), at_commit(0, 0.02), during_the_work(0.45, work_seconds),
+                during_the_work(0.3, work_seconds))
+    kills = [kill_run(crash_inbox, lake, cli_env, log, kill) for kill in schedule]
     assert any(kills), "every run finished before its kill"
     run_to_completion(crash_inbox, lake, cli_env, log)
     referenced = assert_lake_is_sound(lake)
@@ -213,7 +226,7 @@ def test_crash_kill9_then_rerun_equals_uninterrupted(crash_inbox, control, cli_e
     orphans = delete_orphaned_files(lake)
     assert not orphans & referenced
     assert assert_lake_is_sound(lake) == referenced and lake_contents(lake) == expected
-    print(f"seed {seed}: kills {kills}, {len(orphans)} orphaned data files removed")
+    print(f"kills {kills}, {len(orphans)} orphaned data files removed")
     statuses = [s for s, in duckdb_rows(lake, "SELECT status FROM runs ORDER BY started_at")]
     # Killed runs that got as far as recording their start show as crashed, never as missing.
     assert statuses[-1] == "completed" and "running" not in statuses
