@@ -76,7 +76,12 @@ def prefect_harness():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(utilities, "mkdtemp", folder_with_migrated_database)
         with utilities.prefect_test_harness(server_startup_timeout=120):
-            yield
+            # As the CLI and the watcher run their flows (newslake/cli.py): without heartbeats, whose
+            # thread would hold up the end of every flow run for up to a second.
+            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                yield
 
 
 @pytest.fixture(scope="session")
