@@ -103,9 +103,9 @@ def tree_rss(root: int, seen: set[int]) -> int:
     return total
 
 
-def run_measured(args: list[str], env: dict[str, str] | None = None) -> Measured:
+def run_measured(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
     started = time.perf_counter()
-    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak, seen = 0, set()
     while process.poll() is None:
         peak = max(peak, tree_rss(process.pid, seen))

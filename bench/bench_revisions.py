@@ -1,0 +1,98 @@
+"""Has ingest throughput dropped since an earlier version? That version and this checkout, timed
+against each other in one run on the same inbox.
+
+The earlier revision is checked out with `git worktree` into the temp folder and runs on this
+checkout's venv, its code first on PYTHONPATH (so a revision whose dependencies this venv holds).
+Each round times a whole cold `newslake ingest` (Python start, imports, model load, Prefect's
+ephemeral server included) of each version into an empty lake, one after the other; the order
+alternates from round to round, so that a machine slowing down over the run favours neither. A
+round's ratio is the earlier version's seconds over this checkout's: above 1 this checkout is
+faster. The medians of several rounds are what to compare: a single round moves with the load.
+
+    .venv/bin/python bench/bench_revisions.py --rev e51c98b --files 900 --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_ingest import PYTHON, Measured, mb, run_measured  # noqa: E402
+from bench.corpus import BBC, write_inbox  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.0
+
+
+def console_script(code: Path) -> str:
+    """Python that runs the `newslake` console script as that version's pyproject.toml declares it
+    (its entry point moved between versions)."""
+    module, _, function = tomllib.loads((code / "pyproject.toml").read_text())["project"]["scripts"]["newslake"].partition(":")
+    return f"import sys; from {module} import {function} as entry; sys.argv[0] = 'newslake'; sys.exit(entry())"
+
+
+def timed_ingest(code: Path, inbox: Path, lake: Path, prefect_home: Path) -> Measured:
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PYTHONPATH": str(code)}
+    env.pop("PREFECT_API_URL", None)
+    # Run from the code's own folder, so the checkout in the current directory never shadows it.
+    measured = run_measured([str(PYTHON), "-c", console_script(code), "ingest", "--seeds", str(inbox), "--lake", str(lake)], env=env,
+                            cwd=code)
+    if "new articles" not in measured.stdout:
+        raise SystemExit(f"{code}: no run summary:\n{measured.stdout[-2000:]}")
+    return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rev", required=True, help="the earlier revision (any git revision of this repository)")
+    parser.add_argument("--files", type=int, default=900, help="distinct articles in the inbox")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; medians are reported")
+    parser.add_argument("--corpus", type=Path, default=BBC)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="newslake-bench-revisions-") as tmp:
+        work = Path(tmp)
+        earlier = work / "earlier"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(earlier), args.rev],
+                       check=True)
+        try:
+            inbox = write_inbox(work / "inbox", args.files, args.corpus)
+            described = subprocess.run(["git", "-C", str(earlier), "log", "-1", "--format=%h %s"],
+                                       capture_output=True, text=True, check=True).stdout.strip()
+            print(f"{args.files} distinct articles; earlier: {described[:100]}; "
+                  f"load average {os.getloadavg()[0]:.2f}")
+            versions = {"earlier": earlier, "this": ROOT}
+            seconds: dict[str, list[float]] = {name: [] for name in versions}
+            ratios = []
+            for round_no in range(args.repeat):
+                order = list(versions) if round_no % 2 == 0 else list(reversed(versions))
+                measured = {}
+                for name in order:
+                    measured[name] = timed_ingest(versions[name], inbox, work / f"lake-{name}-{round_no}",
+                                                  work / f"prefect-{name}-{round_no}")
+                    seconds[name].append(measured[name].seconds)
+                ratios.append(measured["earlier"].seconds / measured["this"].seconds)
+                print(f"[{round_no + 1}/{args.repeat}] "
+                      + " | ".join(f"{name} {measured[name].seconds:6.1f} s {args.files / measured[name].seconds:5.1f} art/s "
+                                   f"peak {mb(measured[name].peak_rss)}" for name in order)
+                      + f" | ratio earlier/this {ratios[-1]:.3f} | load {os.getloadavg()[0]:.2f}")
+            print(f"median seconds: earlier {statistics.median(seconds['earlier']):.1f}, "
+                  f"this {statistics.median(seconds['this']):.1f}")
+            ratio = statistics.median(ratios)
+            print(f"median ratio earlier/this {ratio:.3f} (no drop: >= {TARGET_RATIO:.2f} within the rounds' spread, "
+                  f"{min(ratios):.3f}-{max(ratios):.3f})")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(earlier)], check=False)
+
+
+if __name__ == "__main__":
+    main()
