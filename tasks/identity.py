@@ -18,6 +18,7 @@ earlier article is rewritten. Ids are derived from the identity key, never rando
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -62,6 +63,7 @@ def _fold(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", word)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a name recurs across articles and batches, and is keyed twice per batch
 def identity_key(name: str, label: str) -> str:
     """The key two names of one identity share. PERSON: first and last word of the name without
     titles or initials ("President Vladimir V. Putin" -> "vladimir putin"); ORG: without a leading
