@@ -20,9 +20,10 @@ from tasks.formats.known_records import KnownRecords
 from tasks.formats.settings import FormatSettings
 from tasks.read import ReadBatch, RecordStream
 
-# A claim is at most a quarter of the files still free, and at least this many: a writer that takes
-# the last big claim would otherwise work alone (on its own NER processes) while the others are done.
-SMALLEST_CLAIM = 10
+# A claim is at most a quarter of the files still free, so that a writer that takes the last big
+# claim does not work alone (on its own NER processes) while the others are done; and at least this
+# many, since every batch pays the same task runs, history lookups and turn in the commit section.
+SMALLEST_CLAIM = 25
 
 
 def claim_size(free: int, most: int) -> int:

@@ -164,7 +164,7 @@ def test_lease_keeper_confirms_held_claims_and_notices_a_lost_one(catalog_url, c
 
 
 def test_claim_size_shrinks_as_the_inbox_drains():
-    assert [claim_size(free, 100) for free in (900, 400, 200, 60, 30, 3)] == [100, 100, 50, 15, 10, 10]
+    assert [claim_size(free, 100) for free in (900, 400, 200, 60, 30, 3)] == [100, 100, 50, 25, 25, 25]
 
 
 def offered_inbox(tmp_path: Path, catalog_url: str, claims_con):
