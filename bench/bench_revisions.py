@@ -9,7 +9,7 @@ alternates from round to round, so that a machine slowing down over the run favo
 round's ratio is the earlier version's seconds over this checkout's: above 1 this checkout is
 faster. The medians of several rounds are what to compare: a single round moves with the load.
 
-    .venv/bin/python bench/bench_revisions.py --rev e51c98b --files 900 --repeat 5
+    .venv/bin/python bench/bench_revisions.py --rev d2fb11d --files 900 --repeat 5
 """
 
 from __future__ import annotations
