@@ -93,7 +93,7 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | No
     """
     if not seeds.is_dir():
         fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
-    from newslake.environment import use_project_prefect_home
+    from newslake.environment import use_project_prefect_home, without_flow_heartbeats
     from newslake.prefect_server import reserve_temporary_server
     from tasks.lake import CatalogUnreachable, LakeLocation
 
@@ -116,17 +116,13 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | No
         print_summary(unchanged_run)
         return
     with ner:
-        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
         from flows.ingest import IngestSettings
         from flows.ingest import ingest as ingest_flow
 
         settings = IngestSettings(seeds=seeds, lake=location.folder, catalog=catalog, batch_size=batch_size)
         if server is not None:
             server.wait_until_healthy()
-        # Heartbeats spot crashed runs of deployments; a CLI run does not need them, and stopping
-        # their thread adds up to a second to the end of the run.
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), progress_bar():
+        with without_flow_heartbeats(), progress_bar():
             summary = ingest_flow(settings, ner=ner)
     print_summary(summary)
 

@@ -1,9 +1,12 @@
-"""Process-wide settings that must be in place before Prefect is imported."""
+"""Process-wide settings of newslake's own processes: those that must be in place before Prefect is
+imported, and the one its CLI and watcher run their flows under."""
 
 from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Container objects allocated between two collections of the youngest generation (Python's default:
@@ -27,3 +30,14 @@ def relax_cyclic_gc() -> None:
     """Collect the youngest generation every GC_YOUNG_GENERATION allocations instead of 700, first
     thing in a process, before its big imports."""
     gc.set_threshold(GC_YOUNG_GENERATION, 20, 20)
+
+
+@contextmanager
+def without_flow_heartbeats() -> Iterator[None]:
+    """Flow runs started inside run without Prefect's heartbeats. They exist to spot crashed runs of
+    deployments; a run started in this process needs none, and stopping their thread adds up to a
+    second to the end of every run."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield

@@ -197,14 +197,14 @@ def watch_inbox(settings: WatchSettings, ner: NerPool, *, handle_signals: bool =
     engine's heartbeat thread adds up to a second to the end of every run, which is most of the
     latency budget. `on_ready` is called with the watcher before it starts (to keep a handle on it).
     """
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from newslake.environment import without_flow_heartbeats
 
     watcher = Watcher(settings, partial(run_ingest_flow, ner))
     if handle_signals:
         watcher.install_signal_handlers()
     if on_ready is not None:
         on_ready(watcher)
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    with without_flow_heartbeats():
         try:
             watcher.serve()
         except KeyboardInterrupt:

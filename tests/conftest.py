@@ -76,11 +76,9 @@ def prefect_harness():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(utilities, "mkdtemp", folder_with_migrated_database)
         with utilities.prefect_test_harness(server_startup_timeout=120):
-            # As the CLI and the watcher run their flows (newslake/cli.py): without heartbeats, whose
-            # thread would hold up the end of every flow run for up to a second.
-            from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+            from newslake.environment import without_flow_heartbeats
 
-            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            with without_flow_heartbeats():  # as the CLI and the watcher run their flows
                 yield
 
 
