@@ -1,15 +1,16 @@
-"""Has ingest throughput dropped since an earlier version? That version and this checkout, timed
-against each other in one run on the same inbox.
+"""Has ingest throughput dropped since an earlier version? That version and this checkout (or a
+later revision: --later), timed against each other in one run on the same inbox.
 
-The earlier revision is checked out with `git worktree` into the temp folder and runs on this
-checkout's venv, its code first on PYTHONPATH (so a revision whose dependencies this venv holds).
+A revision is checked out with `git worktree` into the temp folder and runs on this checkout's
+venv, its code first on PYTHONPATH (so a revision whose dependencies this venv holds).
 Each round times a whole cold `newslake ingest` (Python start, imports, model load, Prefect's
 ephemeral server included) of each version into an empty lake, one after the other; the order
 alternates from round to round, so that a machine slowing down over the run favours neither. A
-round's ratio is the earlier version's seconds over this checkout's: above 1 this checkout is
-faster. The medians of several rounds are what to compare: a single round moves with the load.
+round's ratio is the earlier version's seconds over the later one's: above 1 the later is faster.
+The medians of several rounds are what to compare: a single round moves with the load.
 
     .venv/bin/python bench/bench_revisions.py --rev d2fb11d --files 900 --repeat 5
+    .venv/bin/python bench/bench_revisions.py --rev a304d8c --later eccf3c8   # what one merge changed
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def timed_ingest(code: Path, inbox: Path, lake: Path, prefect_home: Path) -> Mea
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rev", required=True, help="the earlier revision (any git revision of this repository)")
+    parser.add_argument("--later", help="the later revision (default: this checkout, as it is)")
     parser.add_argument("--files", type=int, default=900, help="distinct articles in the inbox")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; medians are reported")
     parser.add_argument("--corpus", type=Path, default=BBC)
@@ -61,16 +63,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="newslake-bench-revisions-") as tmp:
         work = Path(tmp)
-        earlier = work / "earlier"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(earlier), args.rev],
-                       check=True)
+        checkouts = {"earlier": args.rev, "later": args.later}
+        versions = {name: work / name if rev is not None else ROOT for name, rev in checkouts.items()}
         try:
+            for name, folder in versions.items():
+                if folder != ROOT:
+                    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(folder),
+                                    checkouts[name]], check=True)
             inbox = write_inbox(work / "inbox", args.files, args.corpus)
-            described = subprocess.run(["git", "-C", str(earlier), "log", "-1", "--format=%h %s"],
-                                       capture_output=True, text=True, check=True).stdout.strip()
-            print(f"{args.files} distinct articles; earlier: {described[:100]}; "
-                  f"load average {os.getloadavg()[0]:.2f}")
-            versions = {"earlier": earlier, "this": ROOT}
+            print(f"{args.files} distinct articles; load average {os.getloadavg()[0]:.2f}")
+            for name, folder in versions.items():
+                described = subprocess.run(["git", "-C", str(folder), "log", "-1", "--format=%h %s"],
+                                           capture_output=True, text=True, check=True).stdout.strip()
+                print(f"{name}: {described[:100]}" + (" (this checkout, as it is)" if folder == ROOT else ""))
             seconds: dict[str, list[float]] = {name: [] for name in versions}
             ratios = []
             for round_no in range(args.repeat):
@@ -80,18 +85,20 @@ def main() -> None:
                     measured[name] = timed_ingest(versions[name], inbox, work / f"lake-{name}-{round_no}",
                                                   work / f"prefect-{name}-{round_no}")
                     seconds[name].append(measured[name].seconds)
-                ratios.append(measured["earlier"].seconds / measured["this"].seconds)
+                ratios.append(measured["earlier"].seconds / measured["later"].seconds)
                 print(f"[{round_no + 1}/{args.repeat}] "
                       + " | ".join(f"{name} {measured[name].seconds:6.1f} s {args.files / measured[name].seconds:5.1f} art/s "
                                    f"peak {mb(measured[name].peak_rss)}" for name in order)
-                      + f" | ratio earlier/this {ratios[-1]:.3f} | load {os.getloadavg()[0]:.2f}")
+                      + f" | ratio earlier/later {ratios[-1]:.3f} | load {os.getloadavg()[0]:.2f}")
             print(f"median seconds: earlier {statistics.median(seconds['earlier']):.1f}, "
-                  f"this {statistics.median(seconds['this']):.1f}")
+                  f"later {statistics.median(seconds['later']):.1f}")
             ratio = statistics.median(ratios)
-            print(f"median ratio earlier/this {ratio:.3f} (no drop: >= {TARGET_RATIO:.2f} within the rounds' spread, "
+            print(f"median ratio earlier/later {ratio:.3f} (no drop: >= {TARGET_RATIO:.2f} within the rounds' spread, "
                   f"{min(ratios):.3f}-{max(ratios):.3f})")
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(earlier)], check=False)
+            for folder in versions.values():
+                if folder != ROOT:
+                    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False)
 
 
 if __name__ == "__main__":
