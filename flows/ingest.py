@@ -20,6 +20,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field
 
+from flows.lake_address import LakeAddress
 from tasks.batch_dedup import dedup_task
 from tasks.claimed_records import ClaimedRecords
 from tasks.claims import WriterSession
@@ -49,7 +50,8 @@ class IngestSettings(BaseModel):
     """Everything a run needs to know, passed as the flow's one parameter."""
 
     seeds: Path = Field(Path("seeds"), description="The inbox folder to ingest from")
-    lake: Path = Field(Path("lake"), description="The DuckLake folder to write to (its data folder with a catalog)")
+    lake: LakeAddress = Field(Path("lake"), description="The DuckLake folder to write to (with a catalog, its data "
+                                                       "folder or s3:// URL)")
     catalog: str | None = Field(None, description="PostgreSQL catalog (libpq URL) of a lake that several writers "
                                                   "share: the run claims batches of the inbox from it, and "
                                                   "takes no writer lock")

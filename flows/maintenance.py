@@ -15,6 +15,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists
 from pydantic import BaseModel, Field
 
+from flows.lake_address import LakeAddress
 from tasks.lake import LakeLocation, open_lake
 from tasks.maintenance import SHARED_ORPHAN_AGE, MaintenanceReport, maintain_lake_task
 from tasks.writer_lock import writer_lock
@@ -26,9 +27,9 @@ CONCURRENCY_LIMIT = "newslake-maintenance"
 
 
 class MaintenanceSettings(BaseModel):
-    lake: Path = Field(Path("lake"), description="The DuckLake folder to compact")
+    lake: LakeAddress = Field(Path("lake"), description="The DuckLake folder to compact")
     catalog: str | None = Field(None, description="The lake's PostgreSQL catalog (libpq URL), when writers share "
-                                                  "it; `lake` is then its data folder")
+                                                  "it; `lake` is then its data folder or s3:// URL")
     retention_days: float = Field(7.0, ge=0, description="Keep snapshots (time travel) this many days back")
     writer_lock_timeout_seconds: float = Field(600.0, ge=0, description="How long to wait for another writer of the "
                                                                         "lake (SQLite catalog), or for another "

@@ -18,7 +18,7 @@ __all__ = ["connect"]
 def connect(lake: str | Path = "lake", *, read_only: bool = True,
             catalog: str | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to the lake at `lake`, read-only unless asked otherwise. With `catalog`
-    (a PostgreSQL libpq URL) the lake's catalog is there and `lake` is its data folder."""
+    (a PostgreSQL libpq URL) the lake's catalog is there and `lake` is its data folder or s3:// URL."""
     from tasks.lake import LakeLocation, open_lake
 
-    return open_lake(LakeLocation(Path(lake), catalog), read_only=read_only)
+    return open_lake(LakeLocation(lake, catalog), read_only=read_only)

@@ -56,9 +56,12 @@ def main() -> None:
 
 SeedsOption = typer.Option(Path("seeds"), "--seeds", envvar="NEWSLAKE_SEEDS", help="Inbox folder of raw article files.")
 LakeOption = typer.Option(Path("lake"), "--lake", envvar="NEWSLAKE_LAKE", help="DuckLake folder.")
+# The commands that take --catalog: the lake's data may then be in object storage, an s3:// URL.
+SharedLakeOption = typer.Option("lake", "--lake", envvar="NEWSLAKE_LAKE",
+                                help="DuckLake folder; with --catalog its data folder, or an s3://bucket/prefix URL.")
 CatalogOption = typer.Option(None, "--catalog", envvar="NEWSLAKE_CATALOG",
                              help="PostgreSQL catalog (libpq URL) of a lake shared by several writers; "
-                                  "--lake is then its data folder.")
+                                  "--lake is then its data folder or s3:// URL.")
 
 NerProcessesOption = typer.Option(None, "--ner-processes", min=1,
                                   help="NER worker processes (default: one per CPU, at most 2).")
@@ -81,7 +84,7 @@ def fail(title: str, suggestion: str | None = None) -> None:
 
 
 @app.command()
-def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | None = CatalogOption,
+def ingest(seeds: Path = SeedsOption, lake: str = SharedLakeOption, catalog: str | None = CatalogOption,
            batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each)."),
            ner_processes: int | None = NerProcessesOption) -> None:
     """Ingest new and changed files from the inbox into the lake, once.
@@ -95,13 +98,13 @@ def ingest(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | No
         fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
     from newslake.environment import use_project_prefect_home, without_flow_heartbeats
     from newslake.prefect_server import reserve_temporary_server
-    from tasks.lake import CatalogUnreachable, LakeLocation
+    from tasks.lake import CatalogUnreachable
 
+    seeds, location = seeds.resolve(), lake_location(lake, catalog)
     use_project_prefect_home()
     server = reserve_temporary_server()  # before Prefect is imported
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
-    seeds, location = seeds.resolve(), LakeLocation(lake, catalog)
     try:
         unchanged_run, ner = discover_and_read_ahead(seeds, location, batch_size, ner_processes)
     except CatalogUnreachable as exc:
@@ -183,12 +186,24 @@ def print_summary(summary) -> None:
         console.print(f"  lake snapshot     {summary.snapshot_id}")
 
 
-def open_lake_for_reading(lake: Path, catalog: str | None):
-    """The lake opened read-only, or one clear error when there is none or its catalog is unreachable."""
-    from tasks.lake import CatalogUnreachable, LakeLocation, LakeNotFound, open_lake
+def lake_location(lake: str, catalog: str | None):
+    """The tasks.lake.LakeLocation of --lake and --catalog, or one clear error for an s3:// lake
+    without a catalog."""
+    from tasks.lake import LakeLocation, ObjectStoreNeedsCatalog
 
     try:
-        return open_lake(LakeLocation(lake, catalog), read_only=True)
+        return LakeLocation(lake, catalog)
+    except ObjectStoreNeedsCatalog as exc:
+        fail(str(exc), POSTGRES_HINT)
+
+
+def open_lake_for_reading(lake: str, catalog: str | None):
+    """The lake opened read-only, or one clear error when there is none or its catalog is unreachable."""
+    from tasks.lake import CatalogUnreachable, LakeNotFound, open_lake
+
+    location = lake_location(lake, catalog)
+    try:
+        return open_lake(location, read_only=True)
     except LakeNotFound as exc:
         fail(str(exc))
     except CatalogUnreachable as exc:
@@ -198,7 +213,7 @@ def open_lake_for_reading(lake: Path, catalog: str | None):
 @app.command(name="sql")
 def run_sql(query: str | None = typer.Argument(None, help="SQL to run; contract tables work unqualified. "
                                                          "Read from stdin when omitted."),
-            lake: Path = LakeOption, catalog: str | None = CatalogOption,
+            lake: str = SharedLakeOption, catalog: str | None = CatalogOption,
             format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
             output: Path | None = typer.Option(None, "--output", "-o",
                                                help="Write the result to this file (parquet needs one)."),
@@ -294,7 +309,7 @@ def write_rows(columns: list[str], rows: Iterable[tuple], format: OutputFormat, 
 
 
 @app.command()
-def watch(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | None = CatalogOption,
+def watch(seeds: Path = SeedsOption, lake: str = SharedLakeOption, catalog: str | None = CatalogOption,
           settle_seconds: float = typer.Option(0.5, min=0, help="A file unchanged this long (and not open for writing) is complete."),
           rescan_seconds: float = typer.Option(180.0, min=1, help="Full rescan interval, events or not."),
           batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each)."),
@@ -307,6 +322,7 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | Non
     """
     if not seeds.is_dir():
         fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
+    location = lake_location(lake, catalog)
     import logging
 
     from newslake.environment import use_project_prefect_home
@@ -330,16 +346,16 @@ def watch(seeds: Path = SeedsOption, lake: Path = LakeOption, catalog: str | Non
         newslake_logger.addHandler(handler)
         newslake_logger.setLevel(logging.INFO)
         newslake_logger.propagate = False
-        typer.echo(f"watching {seeds.resolve()} -> {lake.resolve()} (Ctrl-C to stop)", err=True)
+        typer.echo(f"watching {seeds.resolve()} -> {location.folder} (Ctrl-C to stop)", err=True)
         if server is not None:
             server.wait_until_healthy()
-        watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=lake.resolve(), catalog=catalog,
+        watch_inbox(WatchSettings(seeds=seeds.resolve(), lake=location.folder, catalog=catalog,
                                   settle_seconds=settle_seconds, rescan_seconds=rescan_seconds,
                                   batch_size=batch_size), ner)
 
 
 @app.command()
-def runs(lake: Path = LakeOption, catalog: str | None = CatalogOption,
+def runs(lake: str = SharedLakeOption, catalog: str | None = CatalogOption,
          limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs, newest first."),
          format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
          output: Path | None = typer.Option(None, "--output", "-o",
@@ -428,15 +444,15 @@ def ide(lake: Path = LakeOption) -> None:
 
 
 @app.command()
-def maintain(lake: Path = LakeOption, catalog: str | None = CatalogOption,
+def maintain(lake: str = SharedLakeOption, catalog: str | None = CatalogOption,
              retention_days: float = typer.Option(7.0, min=0, help="Keep snapshots (time travel) this many days back.")) -> None:
     """Compact the lake: merge small files, expire old snapshots, delete unreferenced files. No row is lost.
 
     Example: newslake maintain --lake ./lake --retention-days 7
     """
-    from tasks.lake import CatalogUnreachable, LakeLocation
+    from tasks.lake import CatalogUnreachable
 
-    location = LakeLocation(lake, catalog)
+    location = lake_location(lake, catalog)
     try:
         found = location.exists()
     except CatalogUnreachable as exc:
@@ -448,7 +464,7 @@ def maintain(lake: Path = LakeOption, catalog: str | None = CatalogOption,
     use_project_prefect_home()
     from flows.maintenance import MaintenanceSettings, maintenance
 
-    report = maintenance(MaintenanceSettings(lake=lake.resolve(), catalog=catalog, retention_days=retention_days))
+    report = maintenance(MaintenanceSettings(lake=location.folder, catalog=catalog, retention_days=retention_days))
     write_rows(["measure", "before", "after"], [tuple(row.values()) for row in report.rows()], OutputFormat.table)
 
 

@@ -54,7 +54,7 @@ RETRY_AFTER_FAILURE_SECONDS = 5.0
 @dataclass(frozen=True)
 class WatchSettings:
     seeds: Path
-    lake: Path  # the lake, or its data folder with a catalog
+    lake: Path | str  # the lake, or its data folder or s3:// URL with a catalog
     catalog: str | None = None  # a PostgreSQL catalog shared with other writers (libpq URL)
     settle_seconds: float = 0.5  # a file unchanged this long (and not held open) is complete
     rescan_seconds: float = 180.0  # full run at this interval, events or not

@@ -2,7 +2,7 @@
 
 The lake is a folder: `catalog.sqlite` (the DuckLake catalog; SQLite lets several processes read
 while one writes) and `data/` (Parquet files). Past one machine, the catalog is a PostgreSQL database
-instead and the folder holds the Parquet files alone (see LakeLocation). Every newslake connection
+instead and the folder holds the Parquet files alone, or they go to object storage (see LakeLocation). Every newslake connection
 is an in-memory DuckDB with the lake attached as `lake` and selected with USE, so the contract's
 table names work unqualified.
 """
@@ -10,6 +10,7 @@ table names work unqualified.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -32,6 +33,8 @@ DATA_DIR = "data"
 # The extensions come from PyPI packages pinned with duckdb; never fetched at run time.
 EXTENSIONS = ("ducklake", "sqlite_scanner")
 POSTGRES_EXTENSIONS = ("ducklake", "postgres_scanner")
+OBJECT_STORE_EXTENSIONS = ("httpfs",)  # s3:// data files
+OBJECT_STORE_SCHEMES = ("s3://",)
 # Writers sharing a PostgreSQL catalog commit optimistically; DuckLake retries a commit that lost the
 # race and does not conflict (inserts, compaction). Its default of 10 attempts runs out with many
 # writers (PostHog's production use needed 100 with 16), and its default wait grows by 1.5x per
@@ -94,6 +97,17 @@ class CatalogUnreachable(Exception):
     """The lake's PostgreSQL catalog did not accept a connection."""
 
 
+def lake_address(value: str | Path) -> Path | str:
+    """Where a lake's data is, as given: an object storage URL (s3://bucket/prefix) stays a string,
+    anything else is a local folder."""
+    text = str(value)
+    return text if text.startswith(OBJECT_STORE_SCHEMES) else Path(text)
+
+
+class ObjectStoreNeedsCatalog(ValueError):
+    """An s3:// lake given without a PostgreSQL catalog: a SQLite catalog is a local file."""
+
+
 @dataclass(frozen=True)
 class LakeLocation:
     """Where a lake is: a folder, and a PostgreSQL catalog (a libpq URL) when writers share it.
@@ -101,21 +115,29 @@ class LakeLocation:
     Without a catalog the folder holds the whole lake: `catalog.sqlite` and `data/`. With one, the
     catalog lives in PostgreSQL and the folder is the data folder itself, which every writer must
     reach at the same path (the catalog records it): a local folder on one machine, a shared mount
-    across machines.
+    across machines, or an object storage URL (s3://bucket/prefix, see object_store_secret).
     """
 
-    folder: Path
+    folder: Path | str
     catalog: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "folder", Path(self.folder).resolve())
+        address = lake_address(self.folder)
+        if isinstance(address, str) and self.catalog is None:
+            raise ObjectStoreNeedsCatalog(f"a lake in object storage ({address}) needs a PostgreSQL catalog: "
+                                          "pass --catalog URL (or set NEWSLAKE_CATALOG)")
+        object.__setattr__(self, "folder", address if isinstance(address, str) else address.resolve())
 
     @classmethod
     def of(cls, lake: Path | str | LakeLocation) -> LakeLocation:
-        return lake if isinstance(lake, LakeLocation) else cls(Path(lake))
+        return lake if isinstance(lake, LakeLocation) else cls(lake)
 
     @property
-    def data_path(self) -> Path:
+    def in_object_store(self) -> bool:
+        return isinstance(self.folder, str)
+
+    @property
+    def data_path(self) -> Path | str:
         return self.folder / DATA_DIR if self.catalog is None else self.folder
 
     @property
@@ -177,6 +199,24 @@ def _offline_connection(extensions: tuple[str, ...] = EXTENSIONS) -> duckdb.Duck
     return con
 
 
+def object_store_secret(environment: os._Environ | dict[str, str]) -> str:
+    """The CREATE SECRET (in memory, for this connection) that lets DuckDB reach s3:// data, from
+    the AWS SDK's own environment variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    AWS_SESSION_TOKEN, AWS_REGION (or AWS_DEFAULT_REGION), and AWS_ENDPOINT_URL_S3 (or
+    AWS_ENDPOINT_URL) for a store other than AWS (MinIO, Ceph, R2...), addressed path-style."""
+    options = {"TYPE": "s3"}
+    for option, names in (("KEY_ID", ("AWS_ACCESS_KEY_ID",)), ("SECRET", ("AWS_SECRET_ACCESS_KEY",)),
+                          ("SESSION_TOKEN", ("AWS_SESSION_TOKEN",)), ("REGION", ("AWS_REGION", "AWS_DEFAULT_REGION"))):
+        value = next((environment[name] for name in names if environment.get(name)), None)
+        if value is not None:
+            options[option] = _sql_string(value)
+    endpoint = environment.get("AWS_ENDPOINT_URL_S3") or environment.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        scheme, _, host = endpoint.rstrip("/").rpartition("://")
+        options.update(ENDPOINT=_sql_string(host), URL_STYLE="'path'", USE_SSL=str(scheme != "http").lower())
+    return "CREATE OR REPLACE SECRET newslake_object_store (" + ", ".join(f"{k} {v}" for k, v in options.items()) + ")"
+
+
 def open_lake(lake: Path | str | LakeLocation, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the lake at `lake` (a folder, or a LakeLocation with a PostgreSQL
     catalog) attached as `lake` and in use.
@@ -189,9 +229,12 @@ def open_lake(lake: Path | str | LakeLocation, *, read_only: bool = False) -> du
         first = ("nothing has written to it yet" if location.catalog
                  else f"run `newslake ingest --lake {location.folder}` first")
         raise LakeNotFound(f"no lake at {location.describe()} ({first})")
-    if not read_only:
+    if not read_only and not location.in_object_store:
         location.data_path.mkdir(parents=True, exist_ok=True)
-    con = _offline_connection(EXTENSIONS if location.catalog is None else POSTGRES_EXTENSIONS)
+    extensions = EXTENSIONS if location.catalog is None else POSTGRES_EXTENSIONS
+    con = _offline_connection(extensions + OBJECT_STORE_EXTENSIONS if location.in_object_store else extensions)
+    if location.in_object_store:
+        con.execute(object_store_secret(os.environ))
     options = "READ_ONLY" if read_only else f"DATA_PATH {_sql_string(str(location.data_path))}"
     # A writer's ATTACH creates DuckLake's metadata in an empty catalog, and _ensure_tables our tables.
     with nullcontext() if read_only or location.catalog is None else _migration_lock(location.catalog):

@@ -15,7 +15,6 @@ catalog, which take no such lock, only files older than SHARED_ORPHAN_AGE.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,33 +50,31 @@ class MaintenanceReport:
         return [{"measure": name.replace("_", " "), "before": before[name], "after": after[name]} for name in before]
 
 
-def footprint(con: duckdb.DuckDBPyConnection, data_dir: Path) -> LakeFootprint:
-    sizes = [entry.stat().st_size for entry in _files(data_dir)]
-    return LakeFootprint(data_files=len(sizes), data_bytes=sum(sizes),
+def footprint(con: duckdb.DuckDBPyConnection, data_path: Path | str) -> LakeFootprint:
+    """The files under the lake's data folder or s3:// prefix, listed by DuckDB (which reaches both),
+    and the lake's snapshots."""
+    pattern = f"{str(data_path).rstrip('/')}/**"
+    files = [path for path, in con.execute(sql.load("maintenance/data_files"), {"pattern": pattern}).fetchall()]
+    data_bytes = con.execute(sql.load("maintenance/data_bytes"), {"files": files}).fetchone()[0] if files else 0
+    return LakeFootprint(data_files=len(files), data_bytes=data_bytes,
                          snapshots=con.execute(sql.load("maintenance/snapshot_count")).fetchone()[0])
 
 
-def _files(folder: Path):
-    for root, _, names in os.walk(folder):
-        for name in names:
-            yield Path(root, name)
-
-
 @lake_errors()
-def maintain_lake(con: duckdb.DuckDBPyConnection, data_dir: Path, cutoff: datetime,
+def maintain_lake(con: duckdb.DuckDBPyConnection, data_path: Path | str, cutoff: datetime,
                   orphans_before: datetime) -> MaintenanceReport:
-    """Compact the lake attached to `con` (its Parquet in `data_dir`), expire snapshots older than
-    `cutoff` and delete orphaned files older than `orphans_before` (aware datetimes)."""
-    before = footprint(con, data_dir)
+    """Compact the lake attached to `con` (its Parquet under `data_path`), expire snapshots older
+    than `cutoff` and delete orphaned files older than `orphans_before` (aware datetimes)."""
+    before = footprint(con, data_path)
     parameters = {"cutoff": cutoff, "orphans_before": orphans_before}
     for step in STEPS:
         query = sql.load(f"maintenance/{step}")
         con.execute(query, {name: value for name, value in parameters.items() if f"${name}" in query} or None)
-    return MaintenanceReport(before=before, after=footprint(con, data_dir))
+    return MaintenanceReport(before=before, after=footprint(con, data_path))
 
 
 @task(name="maintain-lake", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[1, 2, 4],
       retry_condition_fn=retry_if_transient)
-def maintain_lake_task(con: duckdb.DuckDBPyConnection, data_dir: Path, cutoff: datetime,
+def maintain_lake_task(con: duckdb.DuckDBPyConnection, data_path: Path | str, cutoff: datetime,
                        orphans_before: datetime) -> MaintenanceReport:
-    return maintain_lake(con, data_dir, cutoff, orphans_before)
+    return maintain_lake(con, data_path, cutoff, orphans_before)
