@@ -194,7 +194,7 @@ def lake_location(lake: str, catalog: str | None):
     try:
         return LakeLocation(lake, catalog)
     except ObjectStoreNeedsCatalog as exc:
-        fail(str(exc), POSTGRES_HINT)
+        fail(str(exc), "`make postgres` starts one and prints its URL; a --lake folder keeps a catalog of its own.")
 
 
 def open_lake_for_reading(lake: str, catalog: str | None):
