@@ -2,9 +2,9 @@
 
 The lake is a folder: `catalog.sqlite` (the DuckLake catalog; SQLite lets several processes read
 while one writes) and `data/` (Parquet files). Past one machine, the catalog is a PostgreSQL database
-instead and the folder holds the Parquet files alone, or they go to object storage (see LakeLocation). Every newslake connection
-is an in-memory DuckDB with the lake attached as `lake` and selected with USE, so the contract's
-table names work unqualified.
+instead and the folder holds the Parquet files alone, or they go to object storage (see
+LakeLocation). Every newslake connection is an in-memory DuckDB with the lake attached as `lake` and
+selected with USE, so the contract's table names work unqualified.
 """
 
 from __future__ import annotations
