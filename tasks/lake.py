@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -199,7 +199,7 @@ def _offline_connection(extensions: tuple[str, ...] = EXTENSIONS) -> duckdb.Duck
     return con
 
 
-def object_store_secret(environment: os._Environ | dict[str, str]) -> str:
+def object_store_secret(environment: Mapping[str, str]) -> str:
     """The CREATE SECRET (in memory, for this connection) that lets DuckDB reach s3:// data, from
     the AWS SDK's own environment variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
     AWS_SESSION_TOKEN, AWS_REGION (or AWS_DEFAULT_REGION), and AWS_ENDPOINT_URL_S3 (or
