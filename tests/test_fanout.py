@@ -19,17 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BBC, BBC_DUPLICATE_PAIR, REPO, cli_environment
+from tests.conftest import BBC, BBC_DUPLICATE_PAIR, REPO, cli_environment, poll_until
 
 POOLS = ("newslake-local", "newslake-writers")  # prefect.yaml's work pools: the parent's, the writers'
 WORKERS = 2
 PREFECT = str(Path(sys.executable).parent / "prefect")
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_worker(env: dict[str, str], name: str, log: Path) -> subprocess.Popen:
     """A worker of the writers' pool, as `make workers` starts it: one writer at a time."""
     with log.open("wb") as out:
-        return subprocess.Popen([PREFECT, "worker", "start", "--pool", POOLS[1], "--limit", "1"],
+        return subprocess.Popen([PREFECT, "worker", "start", "--pool", POOLS[1], "--limit", "1", "--name", name],
                                 cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
@@ -75,6 +75,14 @@ def work_pools(prefect_harness) -> None:
                 pass
 
 
+def workers_online(names: list[str]) -> bool:
+    """Whether every worker named has reported to the server (it heartbeats once it polls for runs)."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return set(names) <= {worker.name for worker in client.read_workers_for_work_pool(POOLS[1])}
+
+
 def subflows_of(parent_id) -> list:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
@@ -103,13 +111,17 @@ def test_fanout_runs_two_writers_on_two_workers(catalog_url, harness_api_url, wo
 
     env = cli_environment(tmp_path / "prefect-home", harness_api_url, NEWSLAKE_CATALOG=catalog_url,
                           PREFECT_WORKER_QUERY_SECONDS="1")
-    logs = [tmp_path / f"worker-{n}.log" for n in range(WORKERS)]
-    workers = [start_worker(env, log) for log in logs]  # they start while the deployments are made
+    names = [f"writer-{n}-{tmp_path.name}" for n in range(WORKERS)]
+    logs = [tmp_path / f"{name}.log" for name in names]
+    workers = [start_worker(env, name, log) for name, log in zip(names, logs)]  # they start while the deployments are made
     try:
         deploy = subprocess.run([PREFECT, "--no-prompt", "deploy", "--name", "partition", "--name", "parallel"],
                                 cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                 timeout=120)
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        # Both polling before the writers are scheduled: else the first one up may take both, in turn.
+        assert poll_until(lambda: workers_online(names), timeout=120, interval=0.5), \
+            "\n".join(log.read_text(errors="replace") for log in logs)
         lake = tmp_path / "shared-data"
         state = ingest_parallel(IngestSettings(seeds=small_inbox, lake=lake, catalog=catalog_url, ner_processes=1,
                                                batch_size=3), writers=WORKERS, return_state=True)
