@@ -9,8 +9,10 @@ server included), run one after another (the machine has 2 cores):
   no-op      `newslake ingest` again: nothing new
 
 Peak RSS is the largest sum of resident memory over the whole process tree (the main process,
-spaCy's workers and the Prefect server), polled from /proc every 50 ms. Each `newslake ingest`
-gets a fresh PREFECT_HOME in the temp folder (the server creates its database: the cold case).
+spaCy's workers and the Prefect server), polled from /proc every 50 ms; the same samples give the
+CPU each role of the tree used (Measured.cpu_by_role: the process started, the Prefect server, and
+NER's processes), up to its last sample. Each `newslake ingest` gets a fresh PREFECT_HOME in the temp
+folder (the server creates its database: the cold case).
 
     .venv/bin/python bench/bench_ingest.py --files 900
     .venv/bin/python bench/bench_ingest.py --files 2000 --repeat 2
@@ -67,6 +69,16 @@ class Measured:
     peak_rss: int  # bytes, the largest sum over the process tree
     processes: int  # distinct processes seen in the tree
     stdout: str
+    cpu_by_role: dict[str, float]  # CPU seconds (user + system) per ROLES entry, as last sampled
+
+    def cpu(self) -> str:
+        return ", ".join(f"{role} {self.cpu_by_role.get(role, 0.0):.1f}" for role in ROLES)
+
+
+# What a process of the tree is: the one started, Prefect's server, or the rest (NER's forkserver and
+# workers, spaCy's workers in the baseline).
+ROLES = ("main", "server", "NER")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def children_by_parent() -> dict[int, list[int]]:
@@ -91,13 +103,53 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def tree_rss(root: int, seen: set[int]) -> int:
-    """Resident memory of `root` and all its descendants now; adds their pids to `seen`."""
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def _role(pid: int, root: int) -> str | None:
+    """None once the process is exiting (a zombie's command line reads empty)."""
+    if pid == root:
+        return ROLES[0]
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+    except OSError:
+        return None
+    if not command:
+        return None
+    return ROLES[1] if b"prefect_server" in command or b"prefect.server" in command else ROLES[2]
+
+
+@dataclass
+class TreeSeen:
+    """Every process of a tree seen so far: its role and the CPU it had used, when last sampled."""
+    roles: dict[int, str]
+    cpu: dict[int, float]
+
+    def cpu_by_role(self) -> dict[str, float]:
+        totals = dict.fromkeys(ROLES, 0.0)
+        for pid, seconds in self.cpu.items():
+            totals[self.roles[pid]] += seconds
+        return totals
+
+
+def sample_tree(root: int, seen: TreeSeen) -> int:
+    """Resident memory of `root` and all its descendants now; records each one's role and CPU."""
     children = children_by_parent()
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        seen.add(pid)
+        # Again each time: a child is its parent until it execs.
+        seen.roles[pid] = _role(pid, root) or seen.roles.get(pid, ROLES[2])
+        cpu = _cpu_seconds(pid)
+        if cpu is not None:
+            seen.cpu[pid] = cpu
         total += _rss(pid)
         stack.extend(children.get(pid, ()))
     return total
@@ -106,15 +158,15 @@ def tree_rss(root: int, seen: set[int]) -> int:
 def run_measured(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak, seen = 0, set()
+    peak, seen = 0, TreeSeen({}, {})
     while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid, seen))
+        peak = max(peak, sample_tree(process.pid, seen))
         time.sleep(POLL_SECONDS)
     seconds = time.perf_counter() - started
     stdout, stderr = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, args))} failed ({process.returncode}):\n{stderr[-3000:]}")
-    return Measured(seconds, peak, len(seen), stdout)
+    return Measured(seconds, peak, len(seen.roles), stdout, seen.cpu_by_role())
 
 
 def run_baseline(inbox: Path, batch_size: int, work: Path) -> Measured:
@@ -152,6 +204,7 @@ def throughput(files: int, corpus: Path, repeat: int, batch_size: int) -> None:
                   f" ({cold.processes} processes)"
                   f" | ratio {ratios[-1]:.3f} | no-op {noop.seconds:.1f} s = {shares[-1]:.1%} of cold"
                   f" | load {os.getloadavg()[0]:.2f}")
+            print(f"      CPU-s baseline: {base.cpu()} | ingest: {cold.cpu()}")
         ratio, share = statistics.median(ratios), statistics.median(shares)
         print(f"median ratio ingest/baseline {ratio:.3f} (target >= {TARGET_RATIO}): "
               f"{'OK' if ratio >= TARGET_RATIO else 'MISSED'}")

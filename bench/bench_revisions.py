@@ -7,7 +7,9 @@ Each round times a whole cold `newslake ingest` (Python start, imports, model lo
 ephemeral server included) of each version into an empty lake, one after the other; the order
 alternates from round to round, so that a machine slowing down over the run favours neither. A
 round's ratio is the earlier version's seconds over the later one's: above 1 the later is faster.
-The medians of several rounds are what to compare: a single round moves with the load.
+The medians of several rounds are what to compare: a single round moves with the load. Each run's
+CPU is reported too, by role (the newslake process, Prefect's server, NER's processes), so that a
+difference in seconds can be placed: the same NER work has cost 44-55 CPU-s from run to run here.
 
     .venv/bin/python bench/bench_revisions.py --rev d2fb11d --files 900 --repeat 5
     .venv/bin/python bench/bench_revisions.py --rev a304d8c --later eccf3c8   # what one merge changed
@@ -26,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_ingest import PYTHON, Measured, mb, run_measured  # noqa: E402
+from bench.bench_ingest import PYTHON, ROLES, Measured, mb, run_measured  # noqa: E402
 from bench.corpus import BBC, write_inbox  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +79,7 @@ def main() -> None:
                                            capture_output=True, text=True, check=True).stdout.strip()
                 print(f"{name}: {described[:100]}" + (" (this checkout, as it is)" if folder == ROOT else ""))
             seconds: dict[str, list[float]] = {name: [] for name in versions}
+            cpu: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
             ratios = []
             for round_no in range(args.repeat):
                 order = list(versions) if round_no % 2 == 0 else list(reversed(versions))
@@ -85,13 +88,19 @@ def main() -> None:
                     measured[name] = timed_ingest(versions[name], inbox, work / f"lake-{name}-{round_no}",
                                                   work / f"prefect-{name}-{round_no}")
                     seconds[name].append(measured[name].seconds)
+                    cpu[name].append(measured[name].cpu_by_role)
                 ratios.append(measured["earlier"].seconds / measured["later"].seconds)
                 print(f"[{round_no + 1}/{args.repeat}] "
                       + " | ".join(f"{name} {measured[name].seconds:6.1f} s {args.files / measured[name].seconds:5.1f} art/s "
                                    f"peak {mb(measured[name].peak_rss)}" for name in order)
                       + f" | ratio earlier/later {ratios[-1]:.3f} | load {os.getloadavg()[0]:.2f}")
+                print("      CPU-s " + " | ".join(f"{name}: {measured[name].cpu()}" for name in order))
             print(f"median seconds: earlier {statistics.median(seconds['earlier']):.1f}, "
                   f"later {statistics.median(seconds['later']):.1f}")
+            for name in versions:
+                print(f"median CPU-s, {name}: " + ", ".join(
+                    f"{role} {statistics.median(run[role] for run in cpu[name]):.1f}" for role in ROLES)
+                      + f", all {statistics.median(sum(run.values()) for run in cpu[name]):.1f}")
             ratio = statistics.median(ratios)
             print(f"median ratio earlier/later {ratio:.3f} (no drop: >= {TARGET_RATIO:.2f} within the rounds' spread, "
                   f"{min(ratios):.3f}-{max(ratios):.3f})")
