@@ -65,6 +65,8 @@ def synthetic_files(real: list[tuple[str, bytes]], count: int, seed: int = SEED)
 def inbox_files(count: int, corpus: Path = BBC) -> list[tuple[str, bytes]]:
     """`count` distinct articles: real ones first, then synthetic ones."""
     real = distinct_real_files(corpus)
+    if not real:  # nothing to deal paragraphs from: synthetic_files would never finish
+        raise SystemExit(f"no .txt articles under {corpus} (--corpus DIR)")
     if count <= len(real):
         return real[:count]
     return real + list(synthetic_files(real, count - len(real)))
