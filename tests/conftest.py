@@ -36,8 +36,8 @@ pytest_plugins = ("tests.pg_fixture",)  # postgres_cluster, catalog_url: a real 
 # instead of one starting a long module when the other is nearly done.
 LONGEST_MODULES = (
     "test_multiwriter.py", "test_crash.py", "test_fanout.py", "test_watch.py", "test_ingest_flow.py",
-    "test_faults.py", "test_prefect_server.py", "test_postgres_catalog.py", "test_object_store.py", "test_maintenance.py",
-    "test_shell.py", "test_readme.py", "test_ner.py", "test_concurrency.py", "test_flow_run_end.py",
+    "test_faults.py", "test_postgres_catalog.py", "test_object_store.py", "test_maintenance.py",
+    "test_shell.py", "test_readme.py", "test_ner.py", "test_prefect_server.py", "test_concurrency.py", "test_flow_run_end.py",
     "test_cli.py", "test_formats.py", "test_identity.py", "test_sql_command.py", "test_near_dedup.py",
     "test_bad_input.py",
 )
