@@ -72,7 +72,7 @@ class Measured:
     cpu_by_role: dict[str, float]  # CPU seconds (user + system) per ROLES entry, as last sampled
 
     def cpu(self) -> str:
-        return ", ".join(f"{role} {self.cpu_by_role.get(role, 0.0):.1f}" for role in ROLES)
+        return ", ".join(f"{role} {self.cpu_by_role[role]:.1f}" for role in ROLES)
 
 
 # What a process of the tree is: the one started, Prefect's server, or the rest (NER's forkserver and
@@ -103,7 +103,8 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) the process has used so far; None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
@@ -147,7 +148,7 @@ def sample_tree(root: int, seen: TreeSeen) -> int:
         pid = stack.pop()
         # Again each time: a child is its parent until it execs.
         seen.roles[pid] = _role(pid, root) or seen.roles.get(pid, ROLES[2])
-        cpu = _cpu_seconds(pid)
+        cpu = cpu_seconds(pid)
         if cpu is not None:
             seen.cpu[pid] = cpu
         total += _rss(pid)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -27,9 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_ingest import PYTHON, run_measured  # noqa: E402
+from bench.bench_revisions import ROOT, checked_out  # noqa: E402
 from bench.corpus import BBC, write_inbox  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Run as `python -c`: a forkserver's workers then have no main module to import again.
 POOL_SCRIPT = textwrap.dedent(
@@ -86,10 +84,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="newslake-bench-ner-pool-") as tmp:
         work = Path(tmp)
-        earlier = work / "earlier"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(earlier), args.rev],
-                       check=True)
-        try:
+        with checked_out(args.rev, work / "earlier") as earlier:
             inbox = write_inbox(work / "inbox", args.files, args.corpus)
             versions = {"earlier": earlier, "this": ROOT}
             print(f"{args.files} articles, batches of {args.batch_size}, main thread busy {args.busy} s between "
@@ -105,8 +100,6 @@ def main() -> None:
             for name, measured in runs.items():
                 print(f"median, {name}: {statistics.median(s for s, _ in measured):.1f} s, "
                       f"NER {statistics.median(c for _, c in measured):.1f} CPU-s")
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(earlier)], check=False)
 
 
 if __name__ == "__main__":

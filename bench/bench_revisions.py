@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,6 +35,16 @@ from bench.corpus import BBC, write_inbox  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.0
+
+
+@contextmanager
+def checked_out(rev: str, folder: Path) -> Iterator[Path]:
+    """`rev` of this repository checked out at `folder` (a git worktree) for the block's length."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(folder), rev], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False)
 
 
 def console_script(code: Path) -> str:
@@ -65,13 +77,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="newslake-bench-revisions-") as tmp:
         work = Path(tmp)
-        checkouts = {"earlier": args.rev, "later": args.later}
-        versions = {name: work / name if rev is not None else ROOT for name, rev in checkouts.items()}
-        try:
-            for name, folder in versions.items():
-                if folder != ROOT:
-                    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(folder),
-                                    checkouts[name]], check=True)
+        with ExitStack() as checkouts:
+            versions = {name: checkouts.enter_context(checked_out(rev, work / name)) if rev is not None else ROOT
+                        for name, rev in (("earlier", args.rev), ("later", args.later))}
             inbox = write_inbox(work / "inbox", args.files, args.corpus)
             print(f"{args.files} distinct articles; load average {os.getloadavg()[0]:.2f}")
             for name, folder in versions.items():
@@ -104,10 +112,6 @@ def main() -> None:
             ratio = statistics.median(ratios)
             print(f"median ratio earlier/later {ratio:.3f} (no drop: >= {TARGET_RATIO:.2f} within the rounds' spread, "
                   f"{min(ratios):.3f}-{max(ratios):.3f})")
-        finally:
-            for folder in versions.values():
-                if folder != ROOT:
-                    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False)
 
 
 if __name__ == "__main__":

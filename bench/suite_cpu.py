@@ -17,9 +17,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_ingest import cpu_seconds  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = [str(Path(sys.executable).with_name("pytest")), "-q", "-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
-TICKS = os.sysconf("SC_CLK_TCK")
 # First match wins: (kind, a fragment of the command line).
 KINDS = (
     ("NER forkserver and workers", "multiprocessing.forkserver"),
@@ -46,18 +49,19 @@ def sample(seen: dict[int, list]) -> None:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            cpu = (int(fields[11]) + int(fields[12])) / TICKS
-            if int(entry) not in seen:
-                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                    command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
-                seen[int(entry)] = [command, cpu, cpu]
-            else:
-                seen[int(entry)][2] = cpu
-        except (OSError, IndexError, ValueError):  # gone meanwhile
+        pid = int(entry)
+        cpu = cpu_seconds(pid)
+        if cpu is None:  # gone meanwhile
             continue
+        if pid in seen:
+            seen[pid][2] = cpu
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        seen[pid] = [command, cpu, cpu]
 
 
 def main() -> None:
