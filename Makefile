@@ -25,13 +25,19 @@ test: $(STAMP)  ## lint, then the test suite on 2 processes: whole modules, the 
 install: $(STAMP)
 
 # uv (from PyPI, pinned) installs what pyproject.toml pins, downloading in parallel: on a fresh
-# machine about ten times as fast as pip. It compiles the bytecode now, as pip does: where
-# PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile every module it imports.
+# machine about ten times as fast as pip. The venv gets no pip of its own (the host's installs uv into
+# it; ensurepip where the host has none): seeding one costs more than the rest of the venv.
+# Bytecode is not compiled ahead for the whole venv, most of which no process here imports: every
+# process started by make writes the .pyc of what it imports, once, even where the environment sets
+# PYTHONDONTWRITEBYTECODE (without a .pyc, every process would compile every module it imports).
+# Preparing Prefect's database writes those of the Prefect server.
+export PYTHONDONTWRITEBYTECODE =
 UV_VERSION := 0.13.9
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -e ".[test]"
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet uv==$(UV_VERSION) || \
+	  { $(BIN)/python -m ensurepip --default-pip && $(BIN)/python -m pip install --quiet uv==$(UV_VERSION); }
+	$(BIN)/uv pip install --python $(BIN)/python -e ".[test]"
 	$(BIN)/python -m newslake.prefect_server prepare  # Prefect's database, migrated once into ~/.cache/newslake
 	touch $(STAMP)
 
