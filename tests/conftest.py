@@ -23,10 +23,15 @@ os.environ.setdefault("PREFECT_UI_ENABLED", "false")
 os.environ.setdefault("PREFECT_API_BLOCKS_REGISTER_ON_START", "false")
 # Nor does it run the services that look for work on a timer (schedules, late or paused runs, lost
 # workers, automations, database cleanup): no test uses them. What records runs (the task run
-# recorder, the event persister) runs as always.
+# recorder) runs as always.
 for service in ("SCHEDULER", "LATE_RUNS", "FOREMAN", "PAUSE_EXPIRATIONS", "CANCELLATION_CLEANUP", "REPOSSESSOR",
                 "TRIGGERS", "DB_VACUUM", "CLEANUP_RECONCILER"):
     os.environ.setdefault(f"PREFECT_SERVER_SERVICES_{service}_ENABLED", "false")
+# No test reads a run's logs or events back from the server: logs are not sent, and events are not
+# stored (the task run recorder still makes the task runs' states, which tests read, from them). A
+# fifth of the server's CPU per flow run.
+os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED", "false")
 
 pytest_plugins = ("tests.pg_fixture",)  # postgres_cluster, catalog_url: a real PostgreSQL server
 
@@ -100,8 +105,8 @@ def cli_environment(prefect_home: Path | None, api_url: str | None = None, **ext
     env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONPATH=str(REPO), **extra)
     if prefect_home is not None:
         env["PREFECT_HOME"] = str(prefect_home)
-    if api_url is not None:
-        env["PREFECT_API_URL"] = api_url
+    if api_url is not None:  # the session's server, which keeps no logs (above)
+        env.update(PREFECT_API_URL=api_url, PREFECT_LOGGING_TO_API_ENABLED="false")
     return env
 
 
