@@ -38,6 +38,17 @@ catalog.execute("COMMIT")
 """
 
 
+@pytest.fixture(autouse=True)
+def retries_without_the_wait(monkeypatch):
+    """Retries go through AwaitingRetry as in a run, after a hundredth of a second instead of
+    seconds: what these tests check is which errors are retried and what lands, not the wait."""
+    from tasks.commit import commit_batch_task
+    from tasks.enrich import enrich_task
+
+    for task in (commit_batch_task, enrich_task):
+        monkeypatch.setattr(task, "retry_delay_seconds", 0.01)
+
+
 def run_ingest(inbox: Path, lake: Path, **settings):
     from flows.ingest import IngestSettings, ingest
 
