@@ -10,7 +10,12 @@ and has submit(bodies).entities() and close(). Reported per run: the seconds fro
 submit to the last entity (the model already loaded), and the CPU of the NER processes (sampled from
 /proc, as bench_ingest does).
 
+With --together both versions run at the same time instead, four NER workers sharing the cores: their
+seconds say little then, but their CPU for the same bodies is measured under the same conditions,
+free of what moves the machine's speed between one run and the next.
+
     .venv/bin/python bench/bench_ner_pool.py --rev eccf3c8 --corpus ../shared/corpora/bbc
+    .venv/bin/python bench/bench_ner_pool.py --rev eccf3c8 --together --corpus ../shared/corpora/bbc
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -80,6 +86,7 @@ def main() -> None:
     parser.add_argument("--busy", type=float, default=2.0, help="seconds the main thread works between batches")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--corpus", type=Path, default=BBC)
+    parser.add_argument("--together", action="store_true", help="run both versions at once in each round")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="newslake-bench-ner-pool-") as tmp:
@@ -92,8 +99,13 @@ def main() -> None:
             runs: dict[str, list[tuple[float, float]]] = {name: [] for name in versions}
             for round_no in range(args.repeat):
                 order = list(versions) if round_no % 2 == 0 else list(reversed(versions))
-                for name in order:
-                    seconds, cpu, counts = run_pool(versions[name], inbox, args.batch_size, args.busy)
+                if args.together:
+                    with ThreadPoolExecutor(len(order)) as both:
+                        results = list(both.map(lambda name: run_pool(versions[name], inbox, args.batch_size,
+                                                                      args.busy), order))
+                else:
+                    results = [run_pool(versions[name], inbox, args.batch_size, args.busy) for name in order]
+                for name, (seconds, cpu, counts) in zip(order, results):
                     runs[name].append((seconds, cpu))
                     print(f"[{round_no + 1}/{args.repeat}] {name:8s} {seconds:6.1f} s, NER {cpu:5.1f} CPU-s ({counts})",
                           flush=True)

@@ -10,9 +10,13 @@ round's ratio is the earlier version's seconds over the later one's: above 1 the
 The medians of several rounds are what to compare: a single round moves with the load. Each run's
 CPU is reported too, by role (the newslake process, Prefect's server, NER's processes), so that a
 difference in seconds can be placed: the same NER work has cost 44-55 CPU-s from run to run here.
+With --together both versions' ingests run at the same time in each round, sharing the cores: each
+run takes longer, but the two meet the same conditions, free of what moves the machine's speed
+between one run and the next.
 
     .venv/bin/python bench/bench_revisions.py --rev d2fb11d --files 900 --repeat 5
     .venv/bin/python bench/bench_revisions.py --rev a304d8c --later eccf3c8   # what one merge changed
+    .venv/bin/python bench/bench_revisions.py --rev eccf3c8 --together
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -73,6 +78,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=900, help="distinct articles in the inbox")
     parser.add_argument("--repeat", type=int, default=5, help="rounds; medians are reported")
     parser.add_argument("--corpus", type=Path, default=BBC)
+    parser.add_argument("--together", action="store_true", help="run both versions at once in each round")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="newslake-bench-revisions-") as tmp:
@@ -91,10 +97,16 @@ def main() -> None:
             ratios = []
             for round_no in range(args.repeat):
                 order = list(versions) if round_no % 2 == 0 else list(reversed(versions))
-                measured = {}
+                def ingest(name: str, round_no: int = round_no) -> Measured:
+                    return timed_ingest(versions[name], inbox, work / f"lake-{name}-{round_no}",
+                                        work / f"prefect-{name}-{round_no}")
+
+                if args.together:
+                    with ThreadPoolExecutor(len(order)) as both:
+                        measured = dict(zip(order, both.map(ingest, order)))
+                else:
+                    measured = {name: ingest(name) for name in order}
                 for name in order:
-                    measured[name] = timed_ingest(versions[name], inbox, work / f"lake-{name}-{round_no}",
-                                                  work / f"prefect-{name}-{round_no}")
                     seconds[name].append(measured[name].seconds)
                     cpu[name].append(measured[name].cpu_by_role)
                 ratios.append(measured["earlier"].seconds / measured["later"].seconds)
