@@ -26,13 +26,12 @@ import statistics
 import sys
 import tempfile
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_ingest import PYTHON, run_measured  # noqa: E402
-from bench.bench_revisions import ROOT, checked_out  # noqa: E402
+from bench.bench_revisions import ROOT, alternating_rounds, checked_out  # noqa: E402
 from bench.corpus import BBC, write_inbox  # noqa: E402
 
 # Run as `python -c`: a forkserver's workers then have no main module to import again.
@@ -97,15 +96,13 @@ def main() -> None:
             print(f"{args.files} articles, batches of {args.batch_size}, main thread busy {args.busy} s between "
                   f"batches; earlier = {args.rev}; load average {os.getloadavg()[0]:.2f}")
             runs: dict[str, list[tuple[float, float]]] = {name: [] for name in versions}
-            for round_no in range(args.repeat):
-                order = list(versions) if round_no % 2 == 0 else list(reversed(versions))
-                if args.together:
-                    with ThreadPoolExecutor(len(order)) as both:
-                        results = list(both.map(lambda name: run_pool(versions[name], inbox, args.batch_size,
-                                                                      args.busy), order))
-                else:
-                    results = [run_pool(versions[name], inbox, args.batch_size, args.busy) for name in order]
-                for name, (seconds, cpu, counts) in zip(order, results):
+
+            def pool_run(name: str, round_no: int) -> tuple[float, float, str]:
+                return run_pool(versions[name], inbox, args.batch_size, args.busy)
+
+            for round_no, order, results in alternating_rounds(list(versions), args.repeat, pool_run, args.together):
+                for name in order:
+                    seconds, cpu, counts = results[name]
                     runs[name].append((seconds, cpu))
                     print(f"[{round_no + 1}/{args.repeat}] {name:8s} {seconds:6.1f} s, NER {cpu:5.1f} CPU-s ({counts})",
                           flush=True)

@@ -28,10 +28,11 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,6 +51,24 @@ def checked_out(rev: str, folder: Path) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False)
+
+
+Result = TypeVar("Result")
+
+
+def alternating_rounds(names: list[str], repeat: int, run: Callable[[str, int], Result],
+                       together: bool) -> Iterator[tuple[int, list[str], dict[str, Result]]]:
+    """`repeat` rounds of `run(name, round_no)` for every version named: (round_no, the order run,
+    each one's result). One after the other, the order alternating from round to round, so that a
+    machine slowing down over the run favours neither; or, `together`, all at once."""
+    for round_no in range(repeat):
+        order = list(names) if round_no % 2 == 0 else list(reversed(names))
+        if together:
+            with ThreadPoolExecutor(len(order)) as at_once:
+                results = dict(zip(order, at_once.map(run, order, [round_no] * len(order))))
+        else:
+            results = {name: run(name, round_no) for name in order}
+        yield round_no, order, results
 
 
 def console_script(code: Path) -> str:
@@ -95,17 +114,11 @@ def main() -> None:
             seconds: dict[str, list[float]] = {name: [] for name in versions}
             cpu: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
             ratios = []
-            for round_no in range(args.repeat):
-                order = list(versions) if round_no % 2 == 0 else list(reversed(versions))
-                def ingest(name: str, round_no: int = round_no) -> Measured:
-                    return timed_ingest(versions[name], inbox, work / f"lake-{name}-{round_no}",
-                                        work / f"prefect-{name}-{round_no}")
+            def ingest(name: str, round_no: int) -> Measured:
+                return timed_ingest(versions[name], inbox, work / f"lake-{name}-{round_no}",
+                                    work / f"prefect-{name}-{round_no}")
 
-                if args.together:
-                    with ThreadPoolExecutor(len(order)) as both:
-                        measured = dict(zip(order, both.map(ingest, order)))
-                else:
-                    measured = {name: ingest(name) for name in order}
+            for round_no, order, measured in alternating_rounds(list(versions), args.repeat, ingest, args.together):
                 for name in order:
                     seconds[name].append(measured[name].seconds)
                     cpu[name].append(measured[name].cpu_by_role)

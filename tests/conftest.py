@@ -30,7 +30,9 @@ for service in ("SCHEDULER", "LATE_RUNS", "FOREMAN", "PAUSE_EXPIRATIONS", "CANCE
 # No test reads a run's logs or events back from the server: logs are not sent, and events are not
 # stored (the task run recorder still makes the task runs' states, which tests read, from them). A
 # fifth of the server's CPU per flow run.
-os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+NO_LOGS_TO_API = {"PREFECT_LOGGING_TO_API_ENABLED": "false"}  # also for subprocesses reporting to it
+for name, value in NO_LOGS_TO_API.items():
+    os.environ.setdefault(name, value)
 os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED", "false")
 
 pytest_plugins = ("tests.pg_fixture",)  # postgres_cluster, catalog_url: a real PostgreSQL server
@@ -106,7 +108,7 @@ def cli_environment(prefect_home: Path | None, api_url: str | None = None, **ext
     if prefect_home is not None:
         env["PREFECT_HOME"] = str(prefect_home)
     if api_url is not None:  # the session's server, which keeps no logs (above)
-        env.update(PREFECT_API_URL=api_url, PREFECT_LOGGING_TO_API_ENABLED="false")
+        env.update(PREFECT_API_URL=api_url, **NO_LOGS_TO_API)
     return env
 
 
