@@ -20,20 +20,27 @@ from tasks.formats.known_records import KnownRecords
 from tasks.formats.settings import FormatSettings
 from tasks.read import ReadBatch, RecordStream
 
-# A claim is at most a quarter of the files still free, so that a writer that takes the last big
-# claim does not work alone (on its own NER processes) while the others are done; and at least this
-# many, since every batch pays the same task runs, history lookups and turn in the commit section.
+# Beside other writers, a claim shrinks as the inbox drains, so that a writer that takes the last big
+# claim does not work alone (on its own NER processes) while the others are done; but it is at least
+# this many files, since every batch pays the same task runs, history lookups and turn in the commit
+# section.
 SMALLEST_CLAIM = 25
 
 
-def claim_size(free: int, most: int) -> int:
-    return min(most, max(SMALLEST_CLAIM, -(-free // 4)))
+def claim_size(free: int, most: int, writers: int) -> int:
+    """How many of the `free` files a writer claims, at most `most`, when `writers` writers (itself
+    included) are running: one writer's share of them, with one more share kept back for whichever
+    writer finishes first. A lone writer has no one to finish with, and claims `most`."""
+    if writers <= 1:
+        return most
+    return min(most, max(SMALLEST_CLAIM, -(-free // (writers + 1))))
 
 
 def claim_files(claims_con: psycopg.Connection, holder: claims.Holder, most: int) -> claims.Claim | None:
-    """The next claim for `holder`: at most `most` files, fewer as the inbox drains; None when none is free."""
-    free = claims.counts(claims_con).free
-    return claims.claim_batch(claims_con, holder, claim_size(free, most), claims.DEFAULT_LEASE_SECONDS)
+    """The next claim for `holder`: at most `most` files, fewer as the inbox drains while other
+    writers run; None when none is free."""
+    size = claim_size(claims.counts(claims_con).free, most, writers=claims.other_writers(claims_con) + 1)
+    return claims.claim_batch(claims_con, holder, size, claims.DEFAULT_LEASE_SECONDS)
 
 
 class ClaimedRecords:

@@ -176,6 +176,13 @@ def alive_runs(con: psycopg.Connection, run_ids: list[str]) -> set[str]:
     return alive
 
 
+def other_writers(con: psycopg.Connection) -> int:
+    """How many other writers of this lake are running now, on any host: those whose run lock
+    (hold_run) another session holds."""
+    with con.transaction():
+        return con.execute(sql.load("claims/other_writers"), {"run_lock_class": RUN_LOCK_CLASS}).fetchone()[0]
+
+
 def give_back(con: psycopg.Connection, claim: Claim) -> None:
     """Free the batch's files for any writer at once, without committing them (a writer stopping)."""
     with con.transaction():

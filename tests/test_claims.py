@@ -132,3 +132,20 @@ def test_claims_renewed_lease_keeps_the_files(claims_con):
     claim = claims.claim_batch(claims_con, Holder(name="remote", host="another-host", pid=1, started=1), 2, 0.0)
     assert claims.renew(claims_con, claim, LONG_LEASE) == ()
     assert claims.claim_batch(claims_con, Holder.this_process("other"), 2, LONG_LEASE) is None
+
+
+def test_claims_other_writers_are_the_runs_alive_in_other_sessions_of_the_lake(claims_con, postgres_cluster,
+                                                                               catalog_url):
+    from tests.conftest import poll_until
+
+    claims.hold_run(claims_con, "this-run")  # this session's own run is no other writer
+    assert claims.other_writers(claims_con) == 0
+    others = [claims.connect(catalog_url) for _ in range(2)]
+    elsewhere = claims.connect(postgres_cluster.create_database("another_lake"))  # another lake's writer
+    for n, con in enumerate([*others, elsewhere]):
+        claims.hold_run(con, f"run-{n}")
+    assert claims.other_writers(claims_con) == 2
+    others[0].close()  # a writer whose run ends (or whose process dies) stops counting
+    assert poll_until(lambda: claims.other_writers(claims_con) == 1, timeout=10, interval=0.05)
+    others[1].close()
+    elsewhere.close()

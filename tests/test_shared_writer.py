@@ -163,8 +163,11 @@ def test_lease_keeper_confirms_held_claims_and_notices_a_lost_one(catalog_url, c
         leases.close()
 
 
-def test_claim_size_shrinks_as_the_inbox_drains():
-    assert [claim_size(free, 100) for free in (900, 400, 200, 60, 30, 3)] == [100, 100, 50, 25, 25, 25]
+def test_claim_size_shrinks_as_the_inbox_drains_beside_other_writers():
+    drains = (900, 400, 200, 60, 30, 3)
+    assert [claim_size(free, 100, writers=3) for free in drains] == [100, 100, 50, 25, 25, 25]
+    assert [claim_size(free, 100, writers=2) for free in drains] == [100, 100, 67, 25, 25, 25]
+    assert [claim_size(free, 100, writers=1) for free in drains] == [100] * 6  # no one to finish with
 
 
 def offered_inbox(tmp_path: Path, catalog_url: str, claims_con):
