@@ -55,18 +55,28 @@ def real_inbox(folder: Path, count: int, corpus: Path) -> Path:
     return folder
 
 
-def run_together(commands: list[list[str]], env: dict[str, str], logs: Path) -> float:
-    """Start the commands at once; seconds until the last one exits (each must exit 0)."""
-    started = time.perf_counter()
+def machine_cpu_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: every state but idle and iowait).
+    Nothing else runs beside a benchmark, so the difference over a phase is that phase's CPU: its
+    processes, the Prefect server's and PostgreSQL's work for them."""
+    with open("/proc/stat") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def run_together(commands: list[list[str]], env: dict[str, str], logs: Path) -> tuple[float, float]:
+    """Start the commands at once; seconds until the last one exits (each must exit 0), and the
+    machine's CPU seconds meanwhile."""
+    cpu, started = machine_cpu_seconds(), time.perf_counter()
     processes = []
     for n, command in enumerate(commands):
         with (logs / f"process-{n}.log").open("wb") as log:
             processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
     codes = [process.wait() for process in processes]
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, machine_cpu_seconds() - cpu
     if any(codes):
         raise SystemExit(f"exit codes {codes}; logs in {logs}")
-    return seconds
+    return seconds, cpu
 
 
 def contents(lake: Path, catalog: str | None) -> tuple[tuple, dict[str, int]]:
@@ -92,6 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=900, help="distinct articles in the inbox")
     parser.add_argument("--writers", type=int, default=3)
+    parser.add_argument("--ner-processes", type=int, default=1, help="NER processes per writer")
     parser.add_argument("--batch-size", type=int, default=100, help="the writers' batch (and claim) size; "
                                                                    "the control keeps its default")
     parser.add_argument("--repeat", type=int, default=1, help="control/writers rounds; medians are reported")
@@ -124,33 +135,38 @@ def main() -> None:
         cluster.init(free_port())
         cluster.start()
         try:
-            print(f"{args.files} {'real' if args.real else 'distinct'} articles; {args.writers} writers x 1 NER process, batch {args.batch_size}, "
+            print(f"{args.files} {'real' if args.real else 'distinct'} articles; {args.writers} writers x {args.ner_processes} NER processes, batch {args.batch_size}, "
                   f"vs 1 process x 2 NER processes on SQLite; "
                   f"{'a Prefect server each' if args.own_servers else 'one shared Prefect server'}; "
                   f"load average {os.getloadavg()[0]:.2f}")
-            ratios = []
+            ratios, cpu = [], {"control": [], "writers": []}
             for round_no in range(args.repeat):
                 logs = work / f"logs-{round_no}"
                 (logs / "control").mkdir(parents=True)
                 (logs / "writers").mkdir()
                 lake = work / f"control-{round_no}"
-                control = run_together([[str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake)]],
+                control, control_cpu = run_together([[str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake)]],
                                        env, logs / "control")
                 catalog = cluster.create_database(f"round_{round_no}")
                 data = work / f"data-{round_no}"
                 writer = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(data), "--catalog", catalog,
-                          "--ner-processes", "1", "--batch-size", str(args.batch_size)]
-                writers = run_together([writer] * args.writers, env, logs / "writers")
+                          "--ner-processes", str(args.ner_processes), "--batch-size", str(args.batch_size)]
+                writers, writers_cpu = run_together([writer] * args.writers, env, logs / "writers")
                 different = differences(contents(data, catalog), contents(lake, None))
                 ratios.append(control / writers)
+                cpu["control"].append(control_cpu)
+                cpu["writers"].append(writers_cpu)
                 late = sum(int(n) for log in (logs / "writers").iterdir()
                            for n in LATE.findall(log.read_text(errors="replace")))
-                print(f"[{round_no + 1}/{args.repeat}] control {control:6.1f} s | {args.writers} writers {writers:6.1f} s"
+                print(f"[{round_no + 1}/{args.repeat}] control {control:6.1f} s, {control_cpu:5.1f} CPU-s"
+                      f" | {args.writers} writers {writers:6.1f} s, {writers_cpu:5.1f} CPU-s"
                       f" | ratio {ratios[-1]:.3f} | same lake: {'NO' if different else 'yes'}"
                       f" | duplicates caught at commit {late} | load {os.getloadavg()[0]:.2f}")
                 if different:
                     raise SystemExit("the writers' lake differs from the control's: " + "; ".join(different[:5]))
             ratio = statistics.median(ratios)
+            print(f"median CPU-s: control {statistics.median(cpu['control']):.1f}, "
+                  f"writers {statistics.median(cpu['writers']):.1f}")
             print(f"median ratio control/writers {ratio:.3f} (target >= {TARGET_RATIO}): "
                   f"{'OK' if ratio >= TARGET_RATIO else 'MISSED'}")
         finally:
