@@ -103,8 +103,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=900, help="distinct articles in the inbox")
     parser.add_argument("--writers", type=int, default=3)
     parser.add_argument("--ner-processes", type=int, default=1, help="NER processes per writer")
-    parser.add_argument("--batch-size", type=int, default=100, help="the writers' batch (and claim) size; "
-                                                                   "the control keeps its default")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="the writers' largest batch (and claim); by default newslake's, as the control's")
     parser.add_argument("--repeat", type=int, default=1, help="control/writers rounds; medians are reported")
     parser.add_argument("--own-servers", action="store_true", help="each process boots its own Prefect server")
     parser.add_argument("--corpus", type=Path, default=BBC)
@@ -135,7 +135,7 @@ def main() -> None:
         cluster.init(free_port())
         cluster.start()
         try:
-            print(f"{args.files} {'real' if args.real else 'distinct'} articles; {args.writers} writers x {args.ner_processes} NER processes, batch {args.batch_size}, "
+            print(f"{args.files} {'real' if args.real else 'distinct'} articles; {args.writers} writers x {args.ner_processes} NER processes, batch {args.batch_size or 'as the control'}, "
                   f"vs 1 process x 2 NER processes on SQLite; "
                   f"{'a Prefect server each' if args.own_servers else 'one shared Prefect server'}; "
                   f"load average {os.getloadavg()[0]:.2f}")
@@ -150,7 +150,9 @@ def main() -> None:
                 catalog = cluster.create_database(f"round_{round_no}")
                 data = work / f"data-{round_no}"
                 writer = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(data), "--catalog", catalog,
-                          "--ner-processes", str(args.ner_processes), "--batch-size", str(args.batch_size)]
+                          "--ner-processes", str(args.ner_processes)]
+                if args.batch_size is not None:
+                    writer += ["--batch-size", str(args.batch_size)]
                 writers, writers_cpu = run_together([writer] * args.writers, env, logs / "writers")
                 different = differences(contents(data, catalog), contents(lake, None))
                 ratios.append(control / writers)
