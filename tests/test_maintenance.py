@@ -1,7 +1,7 @@
 """Lake maintenance: compaction and snapshot expiry drop files and history, never a row; and the
 `newslake runs` listing of run history.
 
-Two lakes are built once for the module, in many small commits, and maintained once each: one
+Two lakes are built once for the module, in small commits, and maintained once each: one
 expiring all history (retention 0), one keeping it (retention 30). What that first maintenance did
 is recorded when it runs, so the tests that go on maintaining the first lake, or ingesting into the
 second, change nothing another test reads.
@@ -22,6 +22,7 @@ from tests.conftest import BBC, lake_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 INBOX_FILES = 10
+BATCH_SIZE = 4  # three batches: small files for maintenance to merge, and history to expire
 TABLES = ["articles", "entities", "sources", "duplicates", "files", "runs"]
 runner = CliRunner()
 
@@ -48,7 +49,7 @@ def ten_articles(tmp_path_factory) -> Path:
 
 @dataclass(frozen=True)
 class Maintained:
-    """A lake built in batches of 2 files (many snapshots, many small Parquet files), then
+    """A lake built in three batches (three snapshots, and small Parquet files of each table), then
     maintained once: its state before and after, the report, and its state at its first batch's
     snapshot read after the maintenance."""
 
@@ -63,7 +64,7 @@ def build_and_maintain(inbox: Path, lake: Path, retention_days: int) -> Maintain
     from flows.ingest import IngestSettings, ingest
     from flows.maintenance import MaintenanceSettings, maintenance
 
-    ingest(IngestSettings(seeds=inbox, lake=lake, batch_size=2))
+    ingest(IngestSettings(seeds=inbox, lake=lake, batch_size=BATCH_SIZE))
     before = lake_state(lake)
     first_batch = min(snapshot for snapshot, in lake_rows(lake, FIRST_BATCH_SNAPSHOT))
     report = maintenance(MaintenanceSettings(lake=lake, retention_days=retention_days))
@@ -94,7 +95,7 @@ def test_maintenance_keeps_every_row(request, retention_days, history_kept):
     if history_kept:  # merged files replace the small ones, which older snapshots still need
         assert report.after.snapshots > report.before.snapshots
         assert report.after.data_files > report.before.data_files
-        assert maintained.at_first_batch["articles"] == 2
+        assert maintained.at_first_batch["articles"] == BATCH_SIZE
     else:
         assert report.after.snapshots == 1
         assert report.after.data_files < report.before.data_files / 2
