@@ -29,18 +29,20 @@ SMALLEST_CLAIM = 25
 
 def claim_size(free: int, most: int, writers: int) -> int:
     """How many of the `free` files a writer claims, at most `most`, when `writers` writers (itself
-    included) are running: one writer's share of them, with one more share kept back for whichever
+    included) are at work: one writer's share of them, with one more share kept back for whichever
     writer finishes first. A lone writer has no one to finish with, and claims `most`."""
     if writers <= 1:
         return most
     return min(most, max(SMALLEST_CLAIM, -(-free // (writers + 1))))
 
 
-def claim_files(claims_con: psycopg.Connection, holder: claims.Holder, most: int) -> claims.Claim | None:
+def claim_files(claims_con: psycopg.Connection, holder: claims.Holder, most: int, *, first: bool) -> claims.Claim | None:
     """The next claim for `holder`: at most `most` files, fewer as the inbox drains while other
-    writers run; None when none is free."""
-    size = claim_size(claims.counts(claims_con).free, most, writers=claims.other_writers(claims_con) + 1)
-    return claims.claim_batch(claims_con, holder, size, claims.DEFAULT_LEASE_SECONDS)
+    writers are at work; None when none is free. A process's `first` claim counts one writer more
+    than it sees: writers started together see nothing of each other before they claim."""
+    writers = claims.other_writers(claims_con, holder) + (2 if first else 1)
+    return claims.claim_batch(claims_con, holder, claim_size(claims.counts(claims_con).free, most, writers),
+                              claims.DEFAULT_LEASE_SECONDS)
 
 
 class ClaimedRecords:
@@ -59,6 +61,7 @@ class ClaimedRecords:
         self._formats = formats
         # Claims this process made before the flow started (the CLI's read-ahead) come first.
         self._adopted = claims.held_by(shared.con, shared.holder)
+        self._claimed = bool(self._adopted)
         self._claim: claims.Claim | None = None
         self._stream: RecordStream | None = None
         self._files_before_stream = 0
@@ -96,7 +99,8 @@ class ClaimedRecords:
 
     def _claim_next(self) -> bool:
         claim = self._adopted.pop(0) if self._adopted else claim_files(self._shared.con, self._shared.holder,
-                                                                       self._claim_files)
+                                                                       self._claim_files, first=not self._claimed)
+        self._claimed = True
         if claim is None:
             return False
         self._shared.leases.hold(claim)

@@ -176,11 +176,11 @@ def alive_runs(con: psycopg.Connection, run_ids: list[str]) -> set[str]:
     return alive
 
 
-def other_writers(con: psycopg.Connection) -> int:
-    """How many other writers of this lake are running now, on any host: those whose run lock
-    (hold_run) another session holds."""
+def other_writers(con: psycopg.Connection, holder: Holder) -> int:
+    """How many writers other than `holder`'s process are at work on this lake now, on any host."""
     with con.transaction():
-        return con.execute(sql.load("claims/other_writers"), {"run_lock_class": RUN_LOCK_CLASS}).fetchone()[0]
+        return con.execute(sql.load("claims/other_writers"),
+                           {"host": holder.host, "pid": holder.pid, "started": holder.started}).fetchone()[0]
 
 
 def give_back(con: psycopg.Connection, claim: Claim) -> None:

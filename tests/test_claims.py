@@ -134,18 +134,31 @@ def test_claims_renewed_lease_keeps_the_files(claims_con):
     assert claims.claim_batch(claims_con, Holder.this_process("other"), 2, LONG_LEASE) is None
 
 
-def test_claims_other_writers_are_the_runs_alive_in_other_sessions_of_the_lake(claims_con, postgres_cluster,
-                                                                               catalog_url):
-    from tests.conftest import poll_until
+def test_claims_other_writers_are_the_processes_holding_uncommitted_files(claims_con):
+    claims.offer(claims_con, inbox_files(6))
+    me, remote = Holder.this_process("me"), Holder(name="remote", host="another-host", pid=1, started=1)
+    mine = claims.claim_batch(claims_con, me, 2, LONG_LEASE)
+    assert claims.other_writers(claims_con, me) == 0  # its own claims are no other writer
+    theirs = claims.claim_batch(claims_con, remote, 2, LONG_LEASE)
+    claims.claim_batch(claims_con, Holder(name="stalled", host="a-third-host", pid=2, started=2), 2, 0.0)
+    assert claims.other_writers(claims_con, me) == 1  # a lease that ran out is no writer at work
+    claims.complete(claims_con, theirs)  # ... nor one whose files are all committed
+    assert claims.other_writers(claims_con, me) == 0
+    assert claims.other_writers(claims_con, remote) == 1  # me, still holding its files
+    claims.complete(claims_con, mine)
 
-    claims.hold_run(claims_con, "this-run")  # this session's own run is no other writer
-    assert claims.other_writers(claims_con) == 0
-    others = [claims.connect(catalog_url) for _ in range(2)]
-    elsewhere = claims.connect(postgres_cluster.create_database("another_lake"))  # another lake's writer
-    for n, con in enumerate([*others, elsewhere]):
-        claims.hold_run(con, f"run-{n}")
-    assert claims.other_writers(claims_con) == 2
-    others[0].close()  # a writer whose run ends (or whose process dies) stops counting
-    assert poll_until(lambda: claims.other_writers(claims_con) == 1, timeout=10, interval=0.05)
-    others[1].close()
-    elsewhere.close()
+
+def test_claims_a_writer_alone_claims_whole_batches_after_keeping_a_share_back_at_first(claims_con):
+    from tasks.claimed_records import claim_files
+
+    claims.offer(claims_con, inbox_files(300))
+    me = Holder.this_process("me")
+    # A first claim counts a writer that may be starting beside it (writers started together see
+    # nothing of each other before they claim): two writers, so a third of the 300.
+    first = claim_files(claims_con, me, 400, first=True)
+    assert len(first.files) == 100
+    # The next writer's first claim sees one and assumes one: three writers, a quarter of the 200 left.
+    other = claim_files(claims_con, Holder(name="other", host="another-host", pid=1, started=1), 400, first=True)
+    assert len(other.files) == 50
+    claims.complete(claims_con, other)  # the other writer is done: alone now, all that is left
+    assert len(claim_files(claims_con, me, 400, first=False).files) == 150
