@@ -145,8 +145,8 @@ def main() -> None:
                 (logs / "control").mkdir(parents=True)
                 (logs / "writers").mkdir()
                 lake = work / f"control-{round_no}"
-                control, control_cpu = run_together([[str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake)]],
-                                       env, logs / "control")
+                control_command = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake)]
+                control, control_cpu = run_together([control_command], env, logs / "control")
                 catalog = cluster.create_database(f"round_{round_no}")
                 data = work / f"data-{round_no}"
                 writer = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(data), "--catalog", catalog,

@@ -61,7 +61,6 @@ class ClaimedRecords:
         self._formats = formats
         # Claims this process made before the flow started (the CLI's read-ahead) come first.
         self._adopted = claims.held_by(shared.con, shared.holder)
-        self._claimed = bool(self._adopted)
         self._claim: claims.Claim | None = None
         self._stream: RecordStream | None = None
         self._files_before_stream = 0
@@ -99,8 +98,7 @@ class ClaimedRecords:
 
     def _claim_next(self) -> bool:
         claim = self._adopted.pop(0) if self._adopted else claim_files(self._shared.con, self._shared.holder,
-                                                                       self._claim_files, first=not self._claimed)
-        self._claimed = True
+                                                                       self._claim_files, first=self._claim is None)
         if claim is None:
             return False
         self._shared.leases.hold(claim)
