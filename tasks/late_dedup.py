@@ -32,14 +32,16 @@ def recheck_new_stories(
     `demoted` maps the ids of stories an earlier batch of this run expected to commit, and found in
     the lake, to the article they repeat. This batch was deduplicated against that earlier one
     while it was pending (tasks.batch_dedup), so its duplicates may point at such an id; they are
-    pointed at the lake's article instead. This call adds the stories it demotes to `demoted`.
+    pointed at the lake's article instead, as are those that point at a story of this batch that
+    this call demotes. This call adds the stories it demotes to `demoted`.
     """
-    duplicates = [replace(mark, article_id=demoted.get(mark.article_id, mark.article_id))
-                  for mark in batch.duplicates]
     again = dedup_after_pending(con, [result for result, _ in batch.new], None, settings)
     id_of_file = {id(result): article_id for result, article_id in batch.new}
     for mark in again.duplicates:
         demoted[id_of_file[id(mark.file)]] = mark.article_id
+    # After this batch's own demotions: its early dedup may have marked a copy of one of them.
+    duplicates = [replace(mark, article_id=demoted.get(mark.article_id, mark.article_id))
+                  for mark in batch.duplicates]
     still_new = {article_id for _, article_id in again.new}
     kept = [i for i, (_, article_id) in enumerate(batch.new) if article_id in still_new]
     rechecked = Deduplicated(

@@ -85,6 +85,22 @@ def test_late_dedup_points_the_next_batch_at_the_lake_article(con):
     assert kept == []
 
 
+def test_late_dedup_points_the_batch_own_copies_at_the_lake_article(con):
+    # Writer B's batch held a near copy of a story and an exact copy of that: its early dedup made
+    # the second a duplicate of the first. Writer A then committed the story. Both of B's files end
+    # as duplicates of A's article, none of them of B's first, which never lands.
+    commit(con, deduplicated(result("a/original.txt", ORIGINAL)), run_id="writer-a")
+    own_story = result("b/copy_edit.txt", COPY_EDIT)
+    own_copy = result("b/copy_edit_again.txt", COPY_EDIT.replace("\n\n", "\n\n\n"))
+    batch = deduplicated(own_story, own_copy)
+    assert [m.file for m in batch.duplicates] == [own_copy]  # the early dedup's verdict, within the batch
+    demoted: dict[str, str] = {}
+    rechecked, kept = recheck_new_stories(con, batch, [enrichment(10)], NearDedupSettings(), demoted)
+    assert rechecked.new == [] and kept == []
+    assert sorted((m.file.ref.path, m.article_id) for m in rechecked.duplicates) == [
+        ("b/copy_edit.txt", article_id_for(ORIGINAL)), ("b/copy_edit_again.txt", article_id_for(ORIGINAL))]
+
+
 def test_late_dedup_keeps_a_batch_the_lake_does_not_have(con):
     batch = deduplicated(result("b/original.txt", ORIGINAL), result("b/other.txt", OTHER))
     rechecked, kept = recheck_new_stories(con, batch, [enrichment(1), enrichment(2)], NearDedupSettings(), {})
