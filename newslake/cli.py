@@ -96,17 +96,43 @@ def ingest(seeds: Path = SeedsOption, lake: str = SharedLakeOption, catalog: str
     """
     if not seeds.is_dir():
         fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
+    with ExitStack() as held:
+        # First thing, before the heavy imports: writers started together count each other when they
+        # first claim, a second later.
+        claims_con = held.enter_context(announce_writer(catalog)) if catalog is not None else None
+        _ingest_once(seeds.resolve(), lake_location(lake, catalog), catalog, claims_con, batch_size, ner_processes)
+
+
+@contextmanager
+def announce_writer(catalog: str) -> Iterator:
+    """A session on the catalog's PostgreSQL in which this process counts among the writers at work
+    (tasks.claims.announce) until it ends; one clear error when the server is unreachable."""
+    import psycopg
+
+    from tasks import claims
+
+    try:
+        con = claims.connect(catalog)
+    except psycopg.OperationalError as exc:
+        fail(f"cannot connect to the catalog {catalog}: {str(exc).strip()}", POSTGRES_HINT)
+    with con:
+        claims.announce(con, claims.Holder.this_process("read-ahead"))
+        yield con
+
+
+def _ingest_once(seeds: Path, location, catalog: str | None, claims_con, batch_size: int,
+                 ner_processes: int | None) -> None:
+    """`newslake ingest` once its arguments are checked (and, with a catalog, the writer announced)."""
     from newslake.environment import use_project_prefect_home, without_flow_heartbeats
     from newslake.prefect_server import reserve_temporary_server
     from tasks.lake import CatalogUnreachable
 
-    seeds, location = seeds.resolve(), lake_location(lake, catalog)
     use_project_prefect_home()
     server = reserve_temporary_server()  # before Prefect is imported
     if server is not None:
         server.start()  # boots (seconds) while the inbox is scanned and the flow imported
     try:
-        unchanged_run, ner = discover_and_read_ahead(seeds, location, batch_size, ner_processes)
+        unchanged_run, ner = discover_and_read_ahead(seeds, location, batch_size, ner_processes, claims_con)
     except CatalogUnreachable as exc:
         if server is not None:
             server.abandon()
@@ -130,13 +156,15 @@ def ingest(seeds: Path = SeedsOption, lake: str = SharedLakeOption, catalog: str
     print_summary(summary)
 
 
-def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processes: int | None = None):
+def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processes: int | None = None,
+                            claims_con=None):
     """Before the flow, with no Prefect import: (the run recorded, None) when the lake at `location`
     (a tasks.lake.LakeLocation) has seen every file in `seeds` as it is now; else (None, a NerPool
     the caller owns). The pool's workers load the model meanwhile, and the pool holds the first
-    batch's bodies already (tasks.read_ahead; a writer sharing the inbox claims that batch now), so
-    NER starts while Prefect is imported and its server boots. The discovery is the flow's own
-    (tasks.discover: one walk of the inbox, one query of the lake's `files` table)."""
+    batch's bodies already (tasks.read_ahead; a writer sharing the inbox claims that batch now, on
+    `claims_con`, announce_writer's session), so NER starts while Prefect is imported and its
+    server boots. The discovery is the flow's own (tasks.discover: one walk of the inbox, one query
+    of the lake's `files` table)."""
     from tasks.discover import discover
     from tasks.lake import open_lake
     from tasks.ner import NerPool
@@ -152,7 +180,6 @@ def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processe
         else:  # writers sharing a catalog take no writer lock; they split the inbox by claims
             from tasks import claims
 
-            claims_con = held.enter_context(claims.connect(location.catalog))
             alive = partial(claims.alive_runs, claims_con)
         con = open_lake(location) if exists else None
         if con is not None:

@@ -20,29 +20,25 @@ from tasks.formats.known_records import KnownRecords
 from tasks.formats.settings import FormatSettings
 from tasks.read import ReadBatch, RecordStream
 
-# Beside other writers, a claim shrinks as the inbox drains, so that a writer that takes the last big
-# claim does not work alone (on its own NER processes) while the others are done; but it is at least
-# this many files, since every batch pays the same task runs, history lookups and turn in the commit
-# section.
+# Beside other writers, a claim shrinks as the inbox drains, so that writers run out of work at about
+# the same time; but it is at least this many files, since every batch pays the same task runs,
+# history lookups and turn in the commit section.
 SMALLEST_CLAIM = 25
 
 
-def claim_size(free: int, most: int, writers: int) -> int:
-    """How many of the `free` files a writer claims, at most `most`, when `writers` writers (itself
-    included) are at work: one writer's share of them, with one more share kept back for whichever
-    writer finishes first. A lone writer has no one to finish with, and claims `most`."""
-    if writers <= 1:
-        return most
-    return min(most, max(SMALLEST_CLAIM, -(-free // (writers + 1))))
+def claim_size(free: int, writers: claims.Writers, most: int) -> int:
+    """How many of the `free` files a writer claims, at most `most`: its share of all the work left
+    (the free files and those the writers hold), less what it holds already. A writer alone
+    claims `most`."""
+    share = -(-(free + writers.held_by_others + writers.held_here) // (writers.others + 1)) - writers.held_here
+    return min(most, max(SMALLEST_CLAIM, share))
 
 
-def claim_files(claims_con: psycopg.Connection, holder: claims.Holder, most: int, *, first: bool) -> claims.Claim | None:
-    """The next claim for `holder`: at most `most` files, fewer as the inbox drains while other
-    writers are at work; None when none is free. A process's `first` claim counts one writer more
-    than it sees: writers started together see nothing of each other before they claim."""
-    writers = claims.other_writers(claims_con, holder) + (2 if first else 1)
-    return claims.claim_batch(claims_con, holder, claim_size(claims.counts(claims_con).free, most, writers),
-                              claims.DEFAULT_LEASE_SECONDS)
+def claim_files(claims_con: psycopg.Connection, holder: claims.Holder, most: int) -> claims.Claim | None:
+    """The next claim for `holder`: at most `most` files, its share of the work left beside the
+    other writers at work (claim_size); None when none is free."""
+    size = claim_size(claims.counts(claims_con).free, claims.writers(claims_con, holder), most)
+    return claims.claim_batch(claims_con, holder, size, claims.DEFAULT_LEASE_SECONDS)
 
 
 class ClaimedRecords:
@@ -77,8 +73,8 @@ class ClaimedRecords:
 
     def next_batch(self, max_records: int) -> ReadBatch:
         """The records of the next claim (at most `max_records` of them; a claim of multi-record
-        files may take several batches). One claim per batch, and claims that shrink as the inbox
-        drains (claim_size), so writers run out of work at about the same time."""
+        files may take several batches). One claim per batch, each this writer's share of the work
+        left (claim_size), so writers run out of work at about the same time."""
         batch = ReadBatch()
         while not batch.results:
             if self._stream is None and not self._claim_next():
@@ -98,7 +94,7 @@ class ClaimedRecords:
 
     def _claim_next(self) -> bool:
         claim = self._adopted.pop(0) if self._adopted else claim_files(self._shared.con, self._shared.holder,
-                                                                       self._claim_files, first=self._claim is None)
+                                                                       self._claim_files)
         if claim is None:
             return False
         self._shared.leases.hold(claim)

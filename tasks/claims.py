@@ -34,6 +34,8 @@ SCHEMA_LOCK_KEY = 0x6E65_7773_636C_6169  # "newsclai"
 COMMIT_LOCK_KEY = 0x6E65_7773_636F_6D6D  # "newscomm"
 # With the run id's hash, the advisory lock a writer's session holds while its run is alive.
 RUN_LOCK_CLASS = 0x6E657772  # "newr"
+# With the hash of a writer process's identity, the shared advisory lock its sessions hold (announce).
+WRITER_LOCK_CLASS = 0x6E657770  # "newp"
 DEFAULT_LEASE_SECONDS = 60.0
 
 
@@ -176,11 +178,30 @@ def alive_runs(con: psycopg.Connection, run_ids: list[str]) -> set[str]:
     return alive
 
 
-def other_writers(con: psycopg.Connection, holder: Holder) -> int:
-    """How many writers other than `holder`'s process are at work on this lake now, on any host."""
+@dataclass(frozen=True)
+class Writers:
+    """The writers at work on a lake as one process sees them: the others (on any host), the files
+    they hold, and the files it holds itself."""
+
+    others: int
+    held_by_others: int
+    held_here: int
+
+
+def _identity(holder: Holder) -> dict:
+    return {"class": WRITER_LOCK_CLASS, "host": holder.host, "pid": holder.pid, "started": holder.started}
+
+
+def announce(con: psycopg.Connection, holder: Holder) -> None:
+    """Count `holder`'s process among the writers at work for as long as `con`'s session lasts, so
+    that writers started together see each other before any of them claims."""
+    con.execute(sql.load("claims/announce"), _identity(holder))
+
+
+def writers(con: psycopg.Connection, holder: Holder) -> Writers:
+    """The writers at work on this lake now, as `holder`'s process sees them."""
     with con.transaction():
-        return con.execute(sql.load("claims/other_writers"),
-                           {"host": holder.host, "pid": holder.pid, "started": holder.started}).fetchone()[0]
+        return Writers(*con.execute(sql.load("claims/writers"), _identity(holder)).fetchone())
 
 
 def give_back(con: psycopg.Connection, claim: Claim) -> None:
@@ -270,6 +291,7 @@ class WriterSession:
             ensure_claims_table(self.con)
             hold_run(self.con, run_id)
             self.holder = Holder.this_process(name)
+            announce(self.con, self.holder)
             self.leases = LeaseKeeper(url)
         except BaseException:
             self.con.close()

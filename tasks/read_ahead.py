@@ -45,7 +45,7 @@ def first_claim_bodies(con: duckdb.DuckDBPyConnection | None, claims_con: psycop
     found, claim a first batch for this process, and return its bodies as first_batch_bodies does."""
     claims.ensure_claims_table(claims_con)
     claims.offer(claims_con, [candidate.ref for candidate in discovery.scan.candidates])
-    claim = claim_files(claims_con, claims.Holder.this_process("read-ahead"), batch_size, first=True)
+    claim = claim_files(claims_con, claims.Holder.this_process("read-ahead"), batch_size)
     if claim is None:
         return []
     claimed = set(claim.files)

@@ -134,31 +134,45 @@ def test_claims_renewed_lease_keeps_the_files(claims_con):
     assert claims.claim_batch(claims_con, Holder.this_process("other"), 2, LONG_LEASE) is None
 
 
-def test_claims_other_writers_are_the_processes_holding_uncommitted_files(claims_con):
+def test_claims_writers_are_the_processes_announced_or_holding_uncommitted_files(catalog_url, claims_con):
     claims.offer(claims_con, inbox_files(6))
     me, remote = Holder.this_process("me"), Holder(name="remote", host="another-host", pid=1, started=1)
     mine = claims.claim_batch(claims_con, me, 2, LONG_LEASE)
-    assert claims.other_writers(claims_con, me) == 0  # its own claims are no other writer
+    assert claims.writers(claims_con, me) == claims.Writers(others=0, held_by_others=0, held_here=2)
     theirs = claims.claim_batch(claims_con, remote, 2, LONG_LEASE)
     claims.claim_batch(claims_con, Holder(name="stalled", host="a-third-host", pid=2, started=2), 2, 0.0)
-    assert claims.other_writers(claims_con, me) == 1  # a lease that ran out is no writer at work
+    # A lease that ran out is no writer at work.
+    assert claims.writers(claims_con, me) == claims.Writers(others=1, held_by_others=2, held_here=2)
     claims.complete(claims_con, theirs)  # ... nor one whose files are all committed
-    assert claims.other_writers(claims_con, me) == 0
-    assert claims.other_writers(claims_con, remote) == 1  # me, still holding its files
+    assert claims.writers(claims_con, me).others == 0
+    assert claims.writers(claims_con, remote) == claims.Writers(others=1, held_by_others=2, held_here=0)
     claims.complete(claims_con, mine)
+    # A writer that has announced itself is at work before it claims, for as long as its session lasts.
+    starting = claims.connect(catalog_url)
+    claims.announce(starting, remote)
+    assert claims.writers(claims_con, me) == claims.Writers(others=1, held_by_others=0, held_here=0)
+    claims.announce(claims_con, me)  # its own announcement makes no other writer
+    assert claims.writers(claims_con, me).others == 1
+    starting.close()
+    assert claims.writers(claims_con, me).others == 0
 
 
-def test_claims_a_writer_alone_claims_whole_batches_after_keeping_a_share_back_at_first(claims_con):
+def test_claims_writers_started_together_claim_a_share_each_and_a_lone_writer_whole_batches(catalog_url, claims_con):
     from tasks.claimed_records import claim_files
 
-    claims.offer(claims_con, inbox_files(300))
+    claims.offer(claims_con, inbox_files(900))
+    names = [Holder(name=f"writer-{n}", host=f"host-{n}", pid=1, started=1) for n in range(3)]
+    sessions = [claims.connect(catalog_url) for _ in names]
+    try:
+        for session, holder in zip(sessions, names):
+            claims.announce(session, holder)  # all three start before any claims
+        first = [claim_files(session, holder, 400) for session, holder in zip(sessions, names)]
+        assert [len(claim.files) for claim in first] == [300, 300, 300]
+        for session, claim in zip(sessions, first):
+            claims.complete(session, claim)
+    finally:
+        for session in sessions:
+            session.close()
+    claims.offer(claims_con, [FileRef(f"later/{n:04d}.txt", 1, 1) for n in range(500)])
     me = Holder.this_process("me")
-    # A first claim counts a writer that may be starting beside it (writers started together see
-    # nothing of each other before they claim): two writers, so a third of the 300.
-    first = claim_files(claims_con, me, 400, first=True)
-    assert len(first.files) == 100
-    # The next writer's first claim sees one and assumes one: three writers, a quarter of the 200 left.
-    other = claim_files(claims_con, Holder(name="other", host="another-host", pid=1, started=1), 400, first=True)
-    assert len(other.files) == 50
-    claims.complete(claims_con, other)  # the other writer is done: alone now, all that is left
-    assert len(claim_files(claims_con, me, 400, first=False).files) == 150
+    assert [len(claim_files(claims_con, me, 400).files) for _ in range(2)] == [400, 100]  # alone: whole batches

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tasks import claims
-from tasks.claimed_records import ClaimedRecords, claim_size
+from tasks.claimed_records import SMALLEST_CLAIM, ClaimedRecords, claim_size
 from tasks.commit import build_batch_rows
 from tasks.dedup import Deduplicated, DuplicateMark, article_id_for
 from tasks.discover import discover
@@ -179,11 +179,18 @@ def test_lease_keeper_confirms_held_claims_and_notices_a_lost_one(catalog_url, c
         leases.close()
 
 
-def test_claim_size_shrinks_as_the_inbox_drains_beside_other_writers():
-    drains = (900, 400, 200, 60, 30, 3)
-    assert [claim_size(free, 100, writers=3) for free in drains] == [100, 100, 50, 25, 25, 25]
-    assert [claim_size(free, 100, writers=2) for free in drains] == [100, 100, 67, 25, 25, 25]
-    assert [claim_size(free, 100, writers=1) for free in drains] == [100] * 6  # no one to finish with
+def test_claim_size_is_a_share_of_the_work_left():
+    alone = claims.Writers(others=0, held_by_others=0, held_here=0)
+    assert claim_size(900, alone, most=400) == 400  # no one to share with: whole batches
+    assert claim_size(900, alone, most=1000) == 900
+    # Three writers started together: each claims a third, the first one too.
+    assert claim_size(900, claims.Writers(others=2, held_by_others=0, held_here=0), most=400) == 300
+    assert claim_size(600, claims.Writers(others=2, held_by_others=300, held_here=0), most=400) == 300
+    # Later, a writer that holds a batch still in NER counts it in its share.
+    assert claim_size(300, claims.Writers(others=2, held_by_others=400, held_here=200), most=400) == 100
+    # As the inbox drains the shares shrink, but never below the smallest claim.
+    assert claim_size(30, claims.Writers(others=2, held_by_others=20, held_here=0), most=400) == SMALLEST_CLAIM
+    assert claim_size(10, claims.Writers(others=2, held_by_others=0, held_here=100), most=400) == SMALLEST_CLAIM
 
 
 def offered_inbox(tmp_path: Path, catalog_url: str, claims_con):
