@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NEWSLAKE = ROOT / ".venv" / "bin" / "newslake"
 TARGET_RATIO = 0.85
 LATE = re.compile(r"\((\d+) found at commit: " + re.escape(LATE_DUPLICATES))
+BATCH = re.compile(r"batch \d+: (\d+) new, (\d+) duplicates")
 # What must match the control's: files by status, articles (and no id twice), duplicates. Entities
 # match article by article; which copy of a near-duplicate pair is the article depends on which
 # writer commits first, so only the articles both lakes hold are compared.
@@ -158,12 +159,14 @@ def main() -> None:
                 ratios.append(control / writers)
                 cpu["control"].append(control_cpu)
                 cpu["writers"].append(writers_cpu)
-                late = sum(int(n) for log in (logs / "writers").iterdir()
-                           for n in LATE.findall(log.read_text(errors="replace")))
+                texts = [log.read_text(errors="replace") for log in sorted((logs / "writers").iterdir())]
+                late = sum(int(n) for text in texts for n in LATE.findall(text))
+                # Each writer's batches, by the files each took (new articles and duplicates).
+                batches = " ".join("/".join(str(int(new) + int(dups)) for new, dups in BATCH.findall(text)) for text in texts)
                 print(f"[{round_no + 1}/{args.repeat}] control {control:6.1f} s, {control_cpu:5.1f} CPU-s"
                       f" | {args.writers} writers {writers:6.1f} s, {writers_cpu:5.1f} CPU-s"
                       f" | ratio {ratios[-1]:.3f} | same lake: {'NO' if different else 'yes'}"
-                      f" | duplicates caught at commit {late} | load {os.getloadavg()[0]:.2f}")
+                      f" | duplicates caught at commit {late} | batches {batches} | load {os.getloadavg()[0]:.2f}")
                 if different:
                     raise SystemExit("the writers' lake differs from the control's: " + "; ".join(different[:5]))
             ratio = statistics.median(ratios)
