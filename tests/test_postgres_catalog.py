@@ -130,10 +130,11 @@ def test_cli_runs_with_catalog(written_lake):
     assert json.loads(result.output) == []  # no ingest run yet: the table is there, empty
 
 
-@pytest.mark.parametrize("command", ["sql", "runs", "maintain"])
+@pytest.mark.parametrize("command", ["ingest", "sql", "runs", "maintain"])
 def test_cli_unreachable_catalog_is_a_clear_error(tmp_path, command):
     args = [command, "--lake", str(tmp_path), "--catalog", libpq_url(free_port())]
-    result = runner.invoke(app, args + (["SELECT 1"] if command == "sql" else []))
+    extra = {"sql": ["SELECT 1"], "ingest": ["--seeds", str(tmp_path)]}.get(command, [])
+    result = runner.invoke(app, args + extra)
     assert result.exit_code == 1
     assert "cannot connect to the catalog" in result.output and "make postgres" in result.output
     assert not isinstance(result.exception, CatalogUnreachable)  # handled, not a traceback
