@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from enum import Enum
 from functools import partial
 from itertools import islice
@@ -96,10 +96,9 @@ def ingest(seeds: Path = SeedsOption, lake: str = SharedLakeOption, catalog: str
     """
     if not seeds.is_dir():
         fail(f"inbox folder {seeds} does not exist", "Create it or pass --seeds DIR.")
-    with ExitStack() as held:
-        # First thing, before the heavy imports: writers started together count each other when they
-        # first claim, a second later.
-        claims_con = held.enter_context(announce_writer(catalog)) if catalog is not None else None
+    # First thing, before the heavy imports: writers started together count each other when they
+    # first claim, a second later.
+    with announce_writer(catalog) if catalog is not None else nullcontext() as claims_con:
         _ingest_once(seeds.resolve(), lake_location(lake, catalog), catalog, claims_con, batch_size, ner_processes)
 
 
@@ -107,14 +106,13 @@ def ingest(seeds: Path = SeedsOption, lake: str = SharedLakeOption, catalog: str
 def announce_writer(catalog: str) -> Iterator:
     """A session on the catalog's PostgreSQL in which this process counts among the writers at work
     (tasks.claims.announce) until it ends; one clear error when the server is unreachable."""
-    import psycopg
-
     from tasks import claims
+    from tasks.catalog import CatalogUnreachable
 
     try:
         con = claims.connect(catalog)
-    except psycopg.OperationalError as exc:
-        fail(f"cannot connect to the catalog {catalog}: {str(exc).strip()}", POSTGRES_HINT)
+    except CatalogUnreachable as exc:
+        fail(str(exc), POSTGRES_HINT)
     with con:
         claims.announce(con, claims.Holder.this_process("read-ahead"))
         yield con
@@ -125,7 +123,7 @@ def _ingest_once(seeds: Path, location, catalog: str | None, claims_con, batch_s
     """`newslake ingest` once its arguments are checked (and, with a catalog, the writer announced)."""
     from newslake.environment import use_project_prefect_home, without_flow_heartbeats
     from newslake.prefect_server import reserve_temporary_server
-    from tasks.lake import CatalogUnreachable
+    from tasks.catalog import CatalogUnreachable
 
     use_project_prefect_home()
     server = reserve_temporary_server()  # before Prefect is imported
@@ -156,13 +154,12 @@ def _ingest_once(seeds: Path, location, catalog: str | None, claims_con, batch_s
     print_summary(summary)
 
 
-def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processes: int | None = None,
-                            claims_con=None):
+def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processes: int | None, claims_con):
     """Before the flow, with no Prefect import: (the run recorded, None) when the lake at `location`
     (a tasks.lake.LakeLocation) has seen every file in `seeds` as it is now; else (None, a NerPool
     the caller owns). The pool's workers load the model meanwhile, and the pool holds the first
     batch's bodies already (tasks.read_ahead; a writer sharing the inbox claims that batch now, on
-    `claims_con`, announce_writer's session), so NER starts while Prefect is imported and its
+    `claims_con`, announce_writer's session; None without a catalog), so NER starts while Prefect is imported and its
     server boots. The discovery is the flow's own (tasks.discover: one walk of the inbox, one query
     of the lake's `files` table)."""
     from tasks.discover import discover
@@ -226,7 +223,8 @@ def lake_location(lake: str, catalog: str | None):
 
 def open_lake_for_reading(lake: str, catalog: str | None):
     """The lake opened read-only, or one clear error when there is none or its catalog is unreachable."""
-    from tasks.lake import CatalogUnreachable, LakeNotFound, open_lake
+    from tasks.catalog import CatalogUnreachable
+    from tasks.lake import LakeNotFound, open_lake
 
     location = lake_location(lake, catalog)
     try:
@@ -477,7 +475,7 @@ def maintain(lake: str = SharedLakeOption, catalog: str | None = CatalogOption,
 
     Example: newslake maintain --lake ./lake --retention-days 7
     """
-    from tasks.lake import CatalogUnreachable
+    from tasks.catalog import CatalogUnreachable
 
     location = lake_location(lake, catalog)
     try:

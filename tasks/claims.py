@@ -26,6 +26,7 @@ from pathlib import Path
 import psycopg
 
 import sql
+from tasks.catalog import connect_catalog
 from tasks.records import FileRef
 
 # Held while creating the claims table: concurrent CREATE ... IF NOT EXISTS can still collide.
@@ -91,8 +92,9 @@ def _is_dead(pid: int, started: int | None) -> bool:
 
 
 def connect(url: str) -> psycopg.Connection:
-    """A connection for the claim functions (each runs its own transaction); the caller closes it."""
-    return psycopg.connect(url, autocommit=True)
+    """A connection for the claim functions (each runs its own transaction); the caller closes it.
+    A server that does not answer is tasks.catalog.CatalogUnreachable."""
+    return connect_catalog(url)
 
 
 def ensure_claims_table(con: psycopg.Connection) -> None:

@@ -23,6 +23,7 @@ import duckdb_extensions
 import pyarrow as pa
 
 import sql
+from tasks.catalog import connect_catalog
 from tasks.schema import TABLES
 
 if TYPE_CHECKING:
@@ -93,10 +94,6 @@ def lake_errors():
         raise classify_lake_error(exc) from exc
 
 
-class CatalogUnreachable(Exception):
-    """The lake's PostgreSQL catalog did not accept a connection."""
-
-
 def lake_address(value: str | Path) -> Path | str:
     """Where a lake's data is, as given: an object storage URL (s3://bucket/prefix) stays a string,
     anything else is a local folder."""
@@ -160,13 +157,7 @@ class LakeLocation:
 @contextmanager
 def _catalog_session(url: str) -> Iterator:
     """A psycopg connection to the PostgreSQL catalog; unreachable is CatalogUnreachable."""
-    import psycopg
-
-    try:
-        con = psycopg.connect(url, autocommit=True)
-    except psycopg.OperationalError as exc:
-        raise CatalogUnreachable(f"cannot connect to the catalog {url}: {str(exc).strip()}") from exc
-    with con:
+    with connect_catalog(url) as con:
         yield con
 
 

@@ -15,10 +15,10 @@ import newslake
 from bench.commit_load import ENTITIES_PER_ARTICLE, Writers, synthetic_batch
 from newslake.cli import app
 from newslake.postgres import free_port, libpq_url
+from tasks.catalog import CatalogUnreachable
 from tasks.lake import (
     CATALOG_FILE,
     POSTGRES_EXTENSIONS,
-    CatalogUnreachable,
     LakeLocation,
     LakeNotFound,
     _offline_connection,
