@@ -48,7 +48,7 @@ watch: $(STAMP)  ## ingest files seconds after they land in $(SEEDS); no Prefect
 	$(BIN)/newslake watch --seeds $(SEEDS) --lake $(LAKE)
 
 ui: $(STAMP)  ## Prefect server and UI on http://$(PREFECT_HOST):$(PREFECT_PORT), history in ./.prefect
-	$(BIN)/prefect server start --host $(PREFECT_HOST) --port $(PREFECT_PORT)
+	$(BIN)/python -m newslake.prefect_server ui $(PREFECT_HOST) $(PREFECT_PORT)  # prefect server start, its recorder batched
 
 deploy: $(STAMP)  ## with `make ui` running: create the work pool if missing, deploy all of prefect.yaml
 	$(BIN)/prefect work-pool inspect $(POOL) >/dev/null 2>&1 || $(BIN)/prefect work-pool create $(POOL) --type process

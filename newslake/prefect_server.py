@@ -34,6 +34,12 @@ from tasks.lifetime import die_with_parent
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 PORT_IN_USE_EXIT_CODE = 3  # uvicorn's exit code when it cannot bind
+# Every Prefect server newslake starts (per run, `make ui`, the tests' harness): its task run recorder
+# writes the task runs' states in batches, at least once a second, instead of one transaction per
+# event (Prefect's default): per-event transactions were most of the server's CPU for each run. Task
+# runs reach the UI up to a second later; a server that stops writes what it holds first.
+TASK_RUN_RECORDER_BATCHING = {"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
+                              "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1"}
 
 
 def _free_port() -> int:
@@ -69,7 +75,7 @@ class TemporaryServer:
             # Automations (triggers, actions) are not served by a server living for one run, nor
             # are block types, which a run of newslake never uses: registering them at start-up
             # costs a quarter of a second of CPU (a long-lived `make ui` server registers them).
-            env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+            env={**TASK_RUN_RECORDER_BATCHING, **os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
                  "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
                  "PREFECT_API_BLOCKS_REGISTER_ON_START": "false", "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"},
             preexec_fn=functools.partial(_detach_from_terminal_signals, os.getpid()),
@@ -194,10 +200,20 @@ def reserve_temporary_server() -> TemporaryServer | None:
     return server
 
 
+def start_ui_server(host: str, port: str) -> None:
+    """`make ui`: Prefect's own long-lived server and UI (`prefect server start`), with the recorder
+    batching above unless the environment says otherwise."""
+    environment = {**TASK_RUN_RECORDER_BATCHING, **os.environ}
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    os.execve(prefect, [prefect, "server", "start", "--host", host, "--port", port], environment)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
         serve(int(sys.argv[2]))
     elif sys.argv[1:] == ["prepare"]:
         prepare_fresh_database()
+    elif sys.argv[1:2] == ["ui"] and len(sys.argv) == 4:
+        start_ui_server(sys.argv[2], sys.argv[3])
     else:
-        sys.exit("usage: python -m newslake.prefect_server prepare | serve PORT")
+        sys.exit("usage: python -m newslake.prefect_server prepare | serve PORT | ui HOST PORT")

@@ -70,7 +70,7 @@ def prefect_harness():
     migrations is most of the harness's start-up."""
     from prefect.testing import utilities
 
-    from newslake.prefect_server import fresh_database_copy
+    from newslake.prefect_server import TASK_RUN_RECORDER_BATCHING, fresh_database_copy
 
     new_folder = utilities.mkdtemp
 
@@ -82,6 +82,8 @@ def prefect_harness():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(utilities, "mkdtemp", folder_with_migrated_database)
+        for name, value in TASK_RUN_RECORDER_BATCHING.items():
+            patch.setenv(name, os.environ.get(name, value))
         with utilities.prefect_test_harness(server_startup_timeout=120):
             from newslake.environment import without_flow_heartbeats
 

@@ -21,7 +21,7 @@ import tasks.commit
 import tasks.formats.records
 import tasks.lake
 from tasks.lake import CATALOG_FILE, LakeBusy, batch_stamp, open_lake
-from tests.conftest import lake_rows
+from tests.conftest import lake_rows, poll_until
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 ARTICLES = 4  # small_inbox's 5 files, one an exact copy of another
@@ -55,18 +55,27 @@ def run_ingest(inbox: Path, lake: Path, **settings):
     return ingest(IngestSettings(seeds=inbox, lake=lake, **settings))
 
 
-def state_names(run_id: str, task_name: str) -> list[list[str]]:
-    """The state history of each run of the task `task_name` in the flow run `run_id`."""
+def state_names(run_id: str, task_name: str, task_runs: int) -> list[list[str]]:
+    """The state history of each of the `task_runs` runs of the task `task_name` in the flow run
+    `run_id`, once the server has recorded all of them to a final state: its task run recorder
+    writes in batches, at least once a second (newslake.prefect_server)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
 
-    with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)])),
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=task_name)),
-        )
-        return [[s.name for s in sorted(client.read_task_run_states(t.id), key=lambda s: s.timestamp)]
-                for t in task_runs]
+    histories: list[list[str]] = []
+
+    def all_recorded() -> bool:
+        with get_client(sync_client=True) as client:
+            task_runs_seen = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)])),
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=task_name)),
+            )
+            histories[:] = [[s.name for s in sorted(client.read_task_run_states(t.id), key=lambda s: s.timestamp)]
+                            for t in task_runs_seen]
+        return len(histories) == task_runs and all(h and h[-1] in ("Completed", "Failed") for h in histories)
+
+    assert poll_until(all_recorded, timeout=30, interval=0.2), histories
+    return histories
 
 
 def assert_lake_complete(lake: Path, articles: int) -> None:
@@ -118,7 +127,7 @@ def test_fault_catalog_locked_at_commit_is_retried(small_inbox, lake_dir, monkey
     assert summary.status == "completed" and summary.articles_new == ARTICLES
     assert calls == [0, 0]  # the one batch, committed on the second attempt
     assert_lake_complete(lake_dir, ARTICLES)
-    [history] = state_names(summary.run_id, "commit-batch")
+    [history] = state_names(summary.run_id, "commit-batch", task_runs=1)
     assert "AwaitingRetry" in history and history[-1] == "Completed"
 
 
@@ -143,7 +152,7 @@ def test_fault_lookup_after_commit_fails_and_retry_lands_nothing_twice(small_inb
     assert lake_rows(lake_dir, "SELECT count(*) FROM duplicates") == [(1,)]
     assert lake_rows(lake_dir, "SELECT count(*) FROM minhash_bands GROUP BY article_id HAVING count(*) > 64") == []
     assert lake_rows(lake_dir, "SELECT articles_new, duplicates FROM runs") == [(ARTICLES, 1)]
-    histories = state_names(summary.run_id, "commit-batch")
+    histories = state_names(summary.run_id, "commit-batch", task_runs=2)
     assert sorted(h.count("AwaitingRetry") for h in histories) == [0, 1]
 
 
@@ -156,7 +165,7 @@ def test_fault_disk_full_at_commit_is_retried(small_inbox, lake_dir, monkeypatch
     assert summary.status == "completed" and summary.articles_new == ARTICLES
     assert calls == [0, 0, 1]
     assert_lake_complete(lake_dir, ARTICLES)
-    histories = state_names(summary.run_id, "commit-batch")
+    histories = state_names(summary.run_id, "commit-batch", task_runs=2)
     assert sorted("AwaitingRetry" in h for h in histories) == [False, True]
     assert all(h[-1] == "Completed" for h in histories)
 
@@ -206,7 +215,7 @@ def test_fault_ner_once_is_retried_and_batch_lands_with_entities(small_inbox, la
     assert summary.status == "completed" and summary.articles_new == control.articles_new == ARTICLES
     entities = "SELECT article_id, text, name, label, start_char, end_char FROM entities ORDER BY ALL"
     assert lake_rows(lake_dir, entities) == lake_rows(tmp_path / "control", entities)
-    histories = state_names(summary.run_id, "enrich")
+    histories = state_names(summary.run_id, "enrich", task_runs=2)
     assert sorted(h.count("AwaitingRetry") for h in histories) == [0, 1]
 
 
@@ -220,7 +229,7 @@ def test_fault_ner_persistent_fails_run_without_that_batch(small_inbox, lake_dir
     (run_id, status), = lake_rows(lake_dir, "SELECT run_id, status FROM runs")
     assert status == "failed"
     assert_lake_complete(lake_dir, len(first_batch))
-    histories = state_names(run_id, "enrich")
+    histories = state_names(run_id, "enrich", task_runs=2)
     assert sorted(h.count("AwaitingRetry") for h in histories) == [0, retries]
 
     monkeypatch.undo()
