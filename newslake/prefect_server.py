@@ -202,10 +202,13 @@ def reserve_temporary_server() -> TemporaryServer | None:
 
 def start_ui_server(host: str, port: str) -> None:
     """`make ui`: Prefect's own long-lived server and UI (`prefect server start`), with the recorder
-    batching above unless the environment says otherwise."""
-    environment = {**TASK_RUN_RECORDER_BATCHING, **os.environ}
+    batching above unless the environment says otherwise. No prompt to point a Prefect profile at
+    it: `make deploy` and `make worker` pass its address themselves. The UI's pages call the API at
+    the host and port given (Prefect's default is port 4200 whatever the port)."""
+    environment = {**TASK_RUN_RECORDER_BATCHING, "PREFECT_SERVER_API_HOST": host, "PREFECT_SERVER_API_PORT": port,
+                   **os.environ}
     prefect = str(Path(sys.executable).with_name("prefect"))
-    os.execve(prefect, [prefect, "server", "start", "--host", host, "--port", port], environment)
+    os.execve(prefect, [prefect, "--no-prompt", "server", "start", "--host", host, "--port", port], environment)
 
 
 if __name__ == "__main__":
