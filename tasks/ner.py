@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -59,6 +60,17 @@ def load_nlp():
     import spacy  # heavy import kept out of module import time for CLI start-up
 
     return spacy.load(MODEL, exclude=EXCLUDE)
+
+
+def _owner_main_module() -> list[str]:
+    """The owner's main module when it runs as `python -m NAME`, for the forkserver to import once,
+    after the model: multiprocessing starts every worker by running that module again (as
+    `__mp_main__`), and without this each worker would make all of its imports itself. A
+    deployment's flow run is `python -m prefect.engine`, whose imports are Prefect's. A script's
+    (the `newslake` console script, which imports only the CLI) is run again in each worker
+    whatever the preload says: Python's forkserver ignores `__main__` in it."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return [spec.name] if spec is not None else []
 
 
 def _serve(conn: Connection) -> None:
@@ -150,7 +162,7 @@ class NerPool:
         self.processes = processes or max(1, min(2, available_cpus()))
         self._chunk_size = chunk_size
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload([PRELOAD_MODULE])
+        self._context.set_forkserver_preload([PRELOAD_MODULE, *_owner_main_module()])
         self._queue: deque[_Chunk] = deque()
         self._ahead: dict[str, tuple[Future, int]] = {}  # body -> its chunk's future and index (submit_ahead)
         self._queue_lock = threading.Lock()

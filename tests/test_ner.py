@@ -9,12 +9,14 @@ import functools
 import logging
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
 from tasks.enrich import enrich_bodies, enrich_submitted, load_nlp
 from tasks.ner import NerFailed, NerPool
-from tests.conftest import BBC, is_running, poll_until
+from tests.conftest import BBC, REPO, is_running, poll_until
 
 BODIES = [p.read_text(encoding="utf-8").partition("\n")[2].strip() for p in sorted(BBC.glob("*.txt"))[:12]]
 # One body that keeps a worker in NER for a good while (tens of thousands of words).
@@ -168,3 +170,18 @@ def test_ner_pool_close_leaves_no_process_and_fails_waiting_jobs():
         pool.submit(BODIES)
     pool.close()  # idempotent
 
+
+
+def test_ner_workers_find_their_owner_main_module_imports_done(tmp_path):
+    """multiprocessing starts each worker by running its owner's main module again. When the owner
+    runs as `python -m NAME`, as a deployment's flow run does (`python -m prefect.engine`, whose
+    imports are Prefect's), that module's imports are made once, in the forkserver, not in every
+    worker."""
+    log = tmp_path / "imports.log"
+    run = subprocess.run([sys.executable, "-m", "tests.ner_pool_owner"], cwd=REPO, capture_output=True, text=True,
+                         timeout=WAIT_SECONDS, env={**os.environ, "PYTHONPATH": str(REPO), "NEWSLAKE_TEST_IMPORT_LOG": str(log)})
+    assert run.returncode == 0, run.stderr
+    workers = {int(pid) for pid in run.stdout.split()}
+    importers = [int(pid) for pid in log.read_text().split()]
+    assert len(workers) == 2 and not workers & set(importers)
+    assert len(importers) == 2, importers  # the owner, and the forkserver once
