@@ -159,9 +159,9 @@ def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processe
     (a tasks.lake.LakeLocation) has seen every file in `seeds` as it is now; else (None, a NerPool
     the caller owns). The pool's workers load the model meanwhile, and the pool holds the first
     batch's bodies already (tasks.read_ahead; a writer sharing the inbox claims that batch now, on
-    `claims_con`, announce_writer's session; None without a catalog), so NER starts while Prefect is imported and its
-    server boots. The discovery is the flow's own (tasks.discover: one walk of the inbox, one query
-    of the lake's `files` table)."""
+    `claims_con`, announce_writer's session; None without a catalog), so NER starts while Prefect
+    is imported and its server boots. The discovery is the flow's own (tasks.discover: one walk of
+    the inbox, one query of the lake's `files` table)."""
     from tasks.discover import discover
     from tasks.lake import open_lake
     from tasks.ner import NerPool
@@ -173,7 +173,7 @@ def discover_and_read_ahead(seeds: Path, location, batch_size: int, ner_processe
     with ExitStack() as held:
         if location.catalog is None:
             held.enter_context(writer_lock(location.folder, DEFAULT_TIMEOUT_SECONDS))
-            claims_con, alive = None, no_other_run_alive
+            alive = no_other_run_alive
         else:  # writers sharing a catalog take no writer lock; they split the inbox by claims
             from tasks import claims
 

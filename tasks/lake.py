@@ -147,7 +147,7 @@ class LakeLocation:
         """Whether a lake has been created here (its catalog holds DuckLake's metadata)."""
         if self.catalog is None:
             return (self.folder / CATALOG_FILE).exists()
-        with _catalog_session(self.catalog) as session:
+        with connect_catalog(self.catalog) as session:
             return session.execute(sql.load("catalog_has_lake")).fetchone()[0]
 
     def describe(self) -> str:
@@ -155,17 +155,10 @@ class LakeLocation:
 
 
 @contextmanager
-def _catalog_session(url: str) -> Iterator:
-    """A psycopg connection to the PostgreSQL catalog; unreachable is CatalogUnreachable."""
-    with connect_catalog(url) as con:
-        yield con
-
-
-@contextmanager
 def _migration_lock(catalog: str) -> Iterator[None]:
     """One migrating writer at a time on a shared catalog (with SQLite, the writer lock of
     tasks.writer_lock already admits a single writer)."""
-    with _catalog_session(catalog) as session:
+    with connect_catalog(catalog) as session:
         session.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
         try:
             yield
