@@ -122,13 +122,11 @@ def _ingest_once(seeds: Path, location, catalog: str | None, claims_con, batch_s
                  ner_processes: int | None) -> None:
     """`newslake ingest` once its arguments are checked (and, with a catalog, the writer announced)."""
     from newslake.environment import use_project_prefect_home, without_flow_heartbeats
-    from newslake.prefect_server import reserve_temporary_server
+    from newslake.prefect_server import start_temporary_server
     from tasks.catalog import CatalogUnreachable
 
     use_project_prefect_home()
-    server = reserve_temporary_server()  # before Prefect is imported
-    if server is not None:
-        server.start()  # boots (seconds) while the inbox is scanned and the flow imported
+    server = start_temporary_server()  # boots (seconds) while the inbox is scanned and the flow imported
     try:
         unchanged_run, ner = discover_and_read_ahead(seeds, location, batch_size, ner_processes, claims_con)
     except CatalogUnreachable as exc:
@@ -351,12 +349,10 @@ def watch(seeds: Path = SeedsOption, lake: str = SharedLakeOption, catalog: str 
     import logging
 
     from newslake.environment import use_project_prefect_home
-    from newslake.prefect_server import reserve_temporary_server
+    from newslake.prefect_server import start_temporary_server
 
     use_project_prefect_home()
-    server = reserve_temporary_server()  # before Prefect is imported
-    if server is not None:
-        server.start()
+    server = start_temporary_server()
     from tasks.ner import NerPool
 
     with NerPool(ner_processes) as ner:  # the model loads while the server boots
@@ -485,10 +481,16 @@ def maintain(lake: str = SharedLakeOption, catalog: str | None = CatalogOption,
     if not found:
         fail(f"no lake at {location.describe()}", "Pass --lake DIR, or run `newslake ingest` first.")
     from newslake.environment import use_project_prefect_home
+    from newslake.prefect_server import start_temporary_server
 
     use_project_prefect_home()
+    # newslake's own server, as ingest and watch start theirs: Prefect's ephemeral one would replay
+    # every migration on a new Prefect home, and its start-up timeout runs out on a busy machine.
+    server = start_temporary_server()
     from flows.maintenance import MaintenanceSettings, maintenance
 
+    if server is not None:
+        server.wait_until_healthy()
     report = maintenance(MaintenanceSettings(lake=location.folder, catalog=catalog, retention_days=retention_days))
     write_rows(["measure", "before", "after"], [tuple(row.values()) for row in report.rows()], OutputFormat.table)
 

@@ -189,14 +189,17 @@ def prepare_fresh_database() -> None:
             server.stop()
 
 
-def reserve_temporary_server() -> TemporaryServer | None:
-    """A server address for this process's Prefect clients, set before Prefect is imported; None
-    when Prefect is configured to use a server already (PREFECT_API_URL) or is already imported
-    (a program or test embedding the CLI, with settings of its own)."""
+def start_temporary_server() -> TemporaryServer | None:
+    """The server of a command that runs flows (ingest, watch, maintain), started before Prefect is
+    imported: its address is set for this process's Prefect clients, and it boots while the command
+    imports its flow (the caller waits for it before the first run). None when Prefect is configured
+    to use a server already (PREFECT_API_URL) or is already imported (a program or test embedding the
+    CLI, with settings of its own)."""
     if "prefect" in sys.modules or os.environ.get("PREFECT_API_URL"):
         return None
     server = TemporaryServer()
     os.environ["PREFECT_API_URL"] = server.api_url
+    server.start()
     return server
 
 

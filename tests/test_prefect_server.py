@@ -1,5 +1,6 @@
-"""newslake.prefect_server: the per-run Prefect server starts from a migrated database, even on the
-first run on a machine (the cache `make install` fills)."""
+"""newslake.prefect_server: the per-run Prefect server of every command that runs flows (ingest,
+maintain) starts from a migrated database, even on the first run on a machine (the cache `make
+install` fills)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,13 @@ def test_install_step_caches_a_migrated_database_that_new_homes_start_from(tmp_p
     # The new home's database is the cached copy (it has the marker), with this run added.
     assert sqlite_rows(home / "prefect.db", f"SELECT count(*) FROM {MARKER}") == [(0,)]
     assert sqlite_rows(home / "prefect.db", "SELECT count(*) FROM flow_run") == [(1,)]
+
+    # So does `newslake maintain`'s, in a home of its own. Prefect's ephemeral server would replay
+    # the migrations instead (its database without the marker), and time out on a busy machine.
+    home = tmp_path / "maintain-home"
+    run = subprocess.run([str(NEWSLAKE), "maintain", "--lake", str(tmp_path / "lake")],
+                         env=cli_environment(home, XDG_CACHE_HOME=str(tmp_path / "cache")), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "snapshots" in run.stdout
+    assert sqlite_rows(home / "prefect.db", f"SELECT count(*) FROM {MARKER}") == [(0,)]
+    assert sqlite_rows(home / "prefect.db", "SELECT name FROM flow") == [("maintenance",)]
