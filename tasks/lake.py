@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import duckdb_extensions
-import pyarrow as pa
 
 import sql
 from tasks.catalog import connect_catalog
-from tasks.schema import TABLES
 
+# Arrow (and the table schemas built with it) only where the lake is written: importing it is
+# half of a read-only command's start-up (`newslake sql`, `runs`, `shell`).
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from tasks.run_history import RunCounts
 
 CATALOG_FILE = "catalog.sqlite"
@@ -240,6 +242,8 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the tables a new lake lacks, and migrate a lake made by an earlier newslake: a
     table or a column added to tasks.schema since then is added, in one transaction, and every
     old row keeps its values (the new columns read NULL for them)."""
+    from tasks.schema import TABLES
+
     existing: dict[str, set[str]] = {}
     for table, column in con.execute(sql.load("lake_columns")).fetchall():
         existing.setdefault(table, set()).add(column)
@@ -278,6 +282,8 @@ def _ensure_views(con: duckdb.DuckDBPyConnection) -> None:
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:
     """The DuckDB type a column of `arrow_type` gets, as CREATE TABLE ... AS from Arrow makes it."""
+    import pyarrow as pa
+
     probe = duckdb.connect()
     try:
         probe.register("probe", pa.table({"c": pa.array([], arrow_type)}))
@@ -340,6 +346,8 @@ def commit_batch(
 
 
 def _write_batch(con: duckdb.DuckDBPyConnection, rows: dict[str, pa.Table], touched_files: pa.Table | None) -> None:
+    from tasks.schema import TABLES
+
     for name, table in rows.items():
         if table.schema != TABLES[name]:
             raise ValueError(f"batch for {name} does not match its schema")

@@ -152,6 +152,15 @@ def test_cli_help_does_not_import_heavy_modules():
     assert out.strip() == "[]"
 
 
+def test_reading_the_lake_does_not_import_arrow(ingested_lake):
+    """Arrow is for writing the lake; a read-only command (`newslake sql`, `runs`) starts without it."""
+    code = ("import sys, newslake; con = newslake.connect(sys.argv[1]); "
+            "con.execute('SELECT count(*) FROM articles').fetchall(); "
+            "print(sorted(m for m in ('pyarrow', 'numpy', 'tasks.schema') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(ingested_lake)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_console_script_keeps_exit_codes_and_every_line_of_output(ingested_lake, tmp_path):
     """The console script ends the process without interpreter teardown (newslake.cli.main): the
     exit code and all output, piped or not, must be what the command produced."""
