@@ -130,6 +130,10 @@ def test_fanout_runs_two_writers_on_two_workers(catalog_url, harness_api_url, wo
             stop(worker)
     worker_logs = [log.read_text(errors="replace") for log in logs]
     assert state.is_completed(), "\n".join([str(state), *worker_logs])
+    # Each writer is a deployment's flow run (`python -m prefect.engine`, given no NER pool, its own
+    # starting and stopping): the worker's log shows no traceback and no warning from it.
+    for log in worker_logs:
+        assert not any(word in log for word in ("Traceback", "TerminationSignal", "Warning")), log
     parent_id = state.state_details.flow_run_id
 
     children = subflows_of(parent_id)

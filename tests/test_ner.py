@@ -181,6 +181,7 @@ def test_ner_workers_find_their_owner_main_module_imports_done(tmp_path):
     run = subprocess.run([sys.executable, "-m", "tests.ner_pool_owner"], cwd=REPO, capture_output=True, text=True,
                          timeout=WAIT_SECONDS, env={**os.environ, "PYTHONPATH": str(REPO), "NEWSLAKE_TEST_IMPORT_LOG": str(log)})
     assert run.returncode == 0, run.stderr
+    assert "Warning" not in run.stderr, run.stderr  # nor does each worker warn that it was imported
     workers = {int(pid) for pid in run.stdout.split()}
     importers = [int(pid) for pid in log.read_text().split()]
     assert len(workers) == 2 and not workers & set(importers)
