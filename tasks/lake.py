@@ -222,7 +222,7 @@ def open_lake(lake: Path | str | LakeLocation, *, read_only: bool = False) -> du
     if location.in_object_store:
         con.execute(object_store_secret(os.environ))
     options = "READ_ONLY" if read_only else f"DATA_PATH {_sql_string(str(location.data_path))}"
-    # A writer's ATTACH creates DuckLake's metadata in an empty catalog, and _ensure_tables our tables.
+    # A writer's ATTACH creates DuckLake's metadata in an empty catalog, and _ensure_schema our tables.
     with nullcontext() if read_only or location.catalog is None else _migration_lock(location.catalog):
         con.execute(f"ATTACH {_sql_string(location.attach_target)} AS lake ({options})")
         if not read_only:
@@ -232,16 +232,16 @@ def open_lake(lake: Path | str | LakeLocation, *, read_only: bool = False) -> du
             # A writer lives as long as a run or the watcher: DuckDB's cache of the Parquet it reads
             # (near-dedup history, ids) would grow with the lake. The OS page cache serves re-reads.
             con.execute("SET enable_external_file_cache = false")
-            _ensure_tables(con)
-            _ensure_views(con)
+            _ensure_schema(con)
     con.execute("USE lake")
     return con
 
 
-def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the tables a new lake lacks, and migrate a lake made by an earlier newslake: a
-    table or a column added to tasks.schema since then is added, in one transaction, and every
-    old row keeps its values (the new columns read NULL for them)."""
+def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what the lake lacks of its tables (tasks.schema) and views (sql/identity_views.sql),
+    in one transaction: all of them for a new lake; for a lake made by an earlier newslake, the
+    tables, columns and views added since, every old row keeping its values (the new columns read
+    NULL for them). A lake that has them all is left as it is, with no new snapshot."""
     from tasks.schema import TABLES
 
     existing: dict[str, set[str]] = {}
@@ -250,11 +250,15 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     missing_tables = [name for name in TABLES if name not in existing]
     missing_columns = [(name, field) for name, schema in TABLES.items() if name in existing
                        for field in schema if field.name not in existing[name]]
-    if not missing_tables and not missing_columns:
+    views = {row[0] for row in con.execute(sql.load("lake_views")).fetchall()}
+    statements = [s.strip() for s in sql.load("identity_views").split(";") if s.strip()]
+    missing_views = [s for s in statements if re.search(r"CREATE VIEW lake\.(\w+)", s).group(1) not in views]
+    if not missing_tables and not missing_columns and not missing_views:
         return
     con.execute("BEGIN")
-    # Rows go to Parquet, never into the catalog: the lake's data stays readable as plain files.
-    con.execute("CALL lake.set_option('data_inlining_row_limit', 0)")
+    if missing_tables or missing_columns:
+        # Rows go to Parquet, never into the catalog: the lake's data stays readable as plain files.
+        con.execute("CALL lake.set_option('data_inlining_row_limit', 0)")
     for name in missing_tables:
         con.register("empty_table", TABLES[name].empty_table())
         con.execute(f"CREATE TABLE IF NOT EXISTS lake.{name} AS SELECT * FROM empty_table WITH NO DATA")
@@ -263,19 +267,7 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE lake.{name} ADD COLUMN {field.name} {_duckdb_type(field.type)}")
     if len(missing_tables) == len(TABLES):  # a new lake: its tables' layout (sorting) goes with them
         con.execute(sql.load("table_layout"))
-    con.execute("COMMIT")
-
-
-def _ensure_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the views of sql/identity_views.sql a lake lacks (a lake made before them gets them
-    on its first writable open); a lake that has them all is left as it is, with no new snapshot."""
-    existing = {row[0] for row in con.execute(sql.load("lake_views")).fetchall()}
-    statements = [s.strip() for s in sql.load("identity_views").split(";") if s.strip()]
-    missing = [s for s in statements if re.search(r"CREATE VIEW lake\.(\w+)", s).group(1) not in existing]
-    if not missing:
-        return
-    con.execute("BEGIN")
-    for statement in missing:
+    for statement in missing_views:
         con.execute(statement)
     con.execute("COMMIT")
 
