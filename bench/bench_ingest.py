@@ -140,9 +140,10 @@ class TreeSeen:
         return totals
 
 
-def sample_tree(root: int, seen: TreeSeen) -> int:
-    """Resident memory of `root` and all its descendants now; records each one's role and CPU."""
-    children = children_by_parent()
+def sample_tree(root: int, seen: TreeSeen, children: dict[int, list[int]] | None = None) -> int:
+    """Resident memory of `root` and all its descendants now; records each one's role and CPU.
+    `children`: children_by_parent() read once for several trees sampled together."""
+    children = children_by_parent() if children is None else children
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()

@@ -12,7 +12,13 @@ does (three servers booting at once on 2 cores). The PostgreSQL cluster is the b
 temp folder. The writers' lake is checked against the control's (files by status, articles,
 duplicates, entities).
 
+Each round also prints the CPU of one process of each phase (its main process, its NER forkserver
+and workers), and the end the CPU the writers' processes spend beyond the control's. With --files 10
+(start-up, next to no work) that is what the writers more cost to start; at full size, what is left
+beyond it is what claims, PostgreSQL, the commit section and the smaller batches cost.
+
     .venv/bin/python bench/bench_writers.py --files 900 --repeat 3 --corpus ../shared/corpora/bbc
+    .venv/bin/python bench/bench_writers.py --files 10 --repeat 3 --corpus ../shared/corpora/bbc
 """
 
 from __future__ import annotations
@@ -25,15 +31,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_ingest import ROLES, TreeSeen, children_by_parent, sample_tree  # noqa: E402
 from bench.corpus import BBC, write_inbox  # noqa: E402
 from flows.ingest import LATE_DUPLICATES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+TREE_SAMPLE_SECONDS = 0.5  # each sample walks /proc: often enough for processes that live seconds
 NEWSLAKE = ROOT / ".venv" / "bin" / "newslake"
 TARGET_RATIO = 0.85
 LATE = re.compile(r"\((\d+) found at commit: " + re.escape(LATE_DUPLICATES))
@@ -65,19 +74,40 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def run_together(commands: list[list[str]], env: dict[str, str], logs: Path) -> tuple[float, float]:
-    """Start the commands at once; seconds until the last one exits (each must exit 0), and the
-    machine's CPU seconds meanwhile."""
+def run_together(commands: list[list[str]], env: dict[str, str], logs: Path) -> tuple[float, float, dict[str, float]]:
+    """Start the commands at once; seconds until the last one exits (each must exit 0), the
+    machine's CPU seconds meanwhile, and the CPU of the commands' process trees by role (their main
+    processes; their NER forkservers and workers), summed over the commands, as sampled every
+    TREE_SAMPLE_SECONDS: a process's last fraction of a second after its last sample is missed. The
+    Prefect server and PostgreSQL are the bench's, in no tree."""
     cpu, started = machine_cpu_seconds(), time.perf_counter()
     processes = []
     for n, command in enumerate(commands):
         with (logs / f"process-{n}.log").open("wb") as log:
             processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+    trees = [TreeSeen({}, {}) for _ in processes]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(TREE_SAMPLE_SECONDS):
+            children = children_by_parent()  # one walk of /proc for all the trees
+            for process, seen in zip(processes, trees):
+                sample_tree(process.pid, seen, children)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     codes = [process.wait() for process in processes]
+    done.set()
+    sampler.join()
     seconds, cpu = time.perf_counter() - started, machine_cpu_seconds() - cpu
     if any(codes):
         raise SystemExit(f"exit codes {codes}; logs in {logs}")
-    return seconds, cpu
+    return seconds, cpu, {role: sum(seen.cpu_by_role()[role] for seen in trees) for role in ROLES}
+
+
+def tree_cpu(by_role: dict[str, float], processes: int) -> str:
+    """A phase's tree CPU, per process: what one process of it cost, main and NER."""
+    return f"main {by_role['main'] / processes:.1f} + NER {by_role['NER'] / processes:.1f}"
 
 
 def contents(lake: Path, catalog: str | None) -> tuple[tuple, dict[str, int]]:
@@ -140,25 +170,27 @@ def main() -> None:
                   f"vs 1 process x 2 NER processes on SQLite; "
                   f"{'a Prefect server each' if args.own_servers else 'one shared Prefect server'}; "
                   f"load average {os.getloadavg()[0]:.2f}")
-            ratios, cpu = [], {"control": [], "writers": []}
+            ratios, cpu, extra = [], {"control": [], "writers": []}, {"main": [], "NER": []}
             for round_no in range(args.repeat):
                 logs = work / f"logs-{round_no}"
                 (logs / "control").mkdir(parents=True)
                 (logs / "writers").mkdir()
                 lake = work / f"control-{round_no}"
                 control_command = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake)]
-                control, control_cpu = run_together([control_command], env, logs / "control")
+                control, control_cpu, control_trees = run_together([control_command], env, logs / "control")
                 catalog = cluster.create_database(f"round_{round_no}")
                 data = work / f"data-{round_no}"
                 writer = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(data), "--catalog", catalog,
                           "--ner-processes", str(args.ner_processes)]
                 if args.batch_size is not None:
                     writer += ["--batch-size", str(args.batch_size)]
-                writers, writers_cpu = run_together([writer] * args.writers, env, logs / "writers")
+                writers, writers_cpu, writers_trees = run_together([writer] * args.writers, env, logs / "writers")
                 different = differences(contents(data, catalog), contents(lake, None))
                 ratios.append(control / writers)
                 cpu["control"].append(control_cpu)
                 cpu["writers"].append(writers_cpu)
+                extra["main"].append(writers_trees["main"] - control_trees["main"])
+                extra["NER"].append(writers_trees["NER"] - control_trees["NER"])
                 texts = [log.read_text(errors="replace") for log in sorted((logs / "writers").iterdir())]
                 late = sum(int(n) for text in texts for n in LATE.findall(text))
                 # Each writer's batches, by the files each took (new articles and duplicates).
@@ -167,11 +199,17 @@ def main() -> None:
                       f" | {args.writers} writers {writers:6.1f} s, {writers_cpu:5.1f} CPU-s"
                       f" | ratio {ratios[-1]:.3f} | same lake: {'NO' if different else 'yes'}"
                       f" | duplicates caught at commit {late} | batches {batches} | load {os.getloadavg()[0]:.2f}")
+                print(f"      CPU-s per process: control {tree_cpu(control_trees, 1)}"
+                      f" | writer {tree_cpu(writers_trees, args.writers)}")
                 if different:
                     raise SystemExit("the writers' lake differs from the control's: " + "; ".join(different[:5]))
             ratio = statistics.median(ratios)
             print(f"median CPU-s: control {statistics.median(cpu['control']):.1f}, "
                   f"writers {statistics.median(cpu['writers']):.1f}")
+            # With --files 10, next to no work: what one process more costs to start, for comparing
+            # with what the writers' trees spend beyond the control's at full size.
+            print(f"median CPU-s the writers' trees spend beyond the control's: main {statistics.median(extra['main']):.1f}, "
+                  f"NER {statistics.median(extra['NER']):.1f}")
             print(f"median ratio control/writers {ratio:.3f} (target >= {TARGET_RATIO}): "
                   f"{'OK' if ratio >= TARGET_RATIO else 'MISSED'}")
         finally:
