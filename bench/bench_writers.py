@@ -106,8 +106,9 @@ def run_together(commands: list[list[str]], env: dict[str, str], logs: Path) -> 
 
 
 def tree_cpu(by_role: dict[str, float], processes: int) -> str:
-    """A phase's tree CPU, per process: what one process of it cost, main and NER."""
-    return f"main {by_role['main'] / processes:.1f} + NER {by_role['NER'] / processes:.1f}"
+    """A phase's tree CPU, per process: what one process of it cost, by role (a server only with
+    --own-servers)."""
+    return " + ".join(f"{role} {by_role[role] / processes:.1f}" for role in ROLES if by_role[role])
 
 
 def contents(lake: Path, catalog: str | None) -> tuple[tuple, dict[str, int]]:
@@ -170,7 +171,8 @@ def main() -> None:
                   f"vs 1 process x 2 NER processes on SQLite; "
                   f"{'a Prefect server each' if args.own_servers else 'one shared Prefect server'}; "
                   f"load average {os.getloadavg()[0]:.2f}")
-            ratios, cpu, extra = [], {"control": [], "writers": []}, {"main": [], "NER": []}
+            ratios, cpu = [], {"control": [], "writers": []}
+            extra: dict[str, list[float]] = {role: [] for role in ROLES}
             for round_no in range(args.repeat):
                 logs = work / f"logs-{round_no}"
                 (logs / "control").mkdir(parents=True)
@@ -189,8 +191,8 @@ def main() -> None:
                 ratios.append(control / writers)
                 cpu["control"].append(control_cpu)
                 cpu["writers"].append(writers_cpu)
-                extra["main"].append(writers_trees["main"] - control_trees["main"])
-                extra["NER"].append(writers_trees["NER"] - control_trees["NER"])
+                for role in ROLES:
+                    extra[role].append(writers_trees[role] - control_trees[role])
                 texts = [log.read_text(errors="replace") for log in sorted((logs / "writers").iterdir())]
                 late = sum(int(n) for text in texts for n in LATE.findall(text))
                 # Each writer's batches, by the files each took (new articles and duplicates).
@@ -208,8 +210,8 @@ def main() -> None:
                   f"writers {statistics.median(cpu['writers']):.1f}")
             # With --files 10, next to no work: what one process more costs to start, for comparing
             # with what the writers' trees spend beyond the control's at full size.
-            print(f"median CPU-s the writers' trees spend beyond the control's: main {statistics.median(extra['main']):.1f}, "
-                  f"NER {statistics.median(extra['NER']):.1f}")
+            print("median CPU-s the writers' trees spend beyond the control's: " + ", ".join(
+                f"{role} {statistics.median(extra[role]):.1f}" for role in ROLES if any(extra[role])))
             print(f"median ratio control/writers {ratio:.3f} (target >= {TARGET_RATIO}): "
                   f"{'OK' if ratio >= TARGET_RATIO else 'MISSED'}")
         finally:

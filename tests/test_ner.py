@@ -171,7 +171,6 @@ def test_ner_pool_close_leaves_no_process_and_fails_waiting_jobs():
     pool.close()  # idempotent
 
 
-
 def test_ner_workers_find_their_owner_main_module_imports_done(tmp_path):
     """multiprocessing starts each worker by running its owner's main module again. When the owner
     runs as `python -m NAME`, as a deployment's flow run does (`python -m prefect.engine`, whose
