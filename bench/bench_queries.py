@@ -106,6 +106,9 @@ RUNS = """
            max(ingested_at) + INTERVAL 15 SECOND AS finished_at, 'completed' AS status,
            count(*) AS files_seen, count(*) AS articles_new, 0 AS duplicates, 0 AS rejected, NULL AS snapshot_id
     FROM lake.articles GROUP BY run_id"""
+# Identities belong to names, not articles: every copy names the seed's people, so the seed's rows
+# are the copies' identities too, once.
+ENTITY_IDS = "INSERT INTO lake.entity_ids BY NAME SELECT * FROM seed.entity_ids"
 
 
 def ingest(inbox: Path, lake: Path, prefect_home: Path) -> float:
@@ -157,9 +160,10 @@ def build_lake(work: Path, articles: int, seed_files: list[tuple[str, bytes]], c
                 con.execute("COMMIT")
             print(f"  copies {first}..{last - 1} of {copies} ({seed_count} articles each) "
                   f"in {time.perf_counter() - started:.0f} s", flush=True)
-        con.execute("BEGIN")
-        con.execute(RUNS)
-        con.execute("COMMIT")
+        for insert in (RUNS, ENTITY_IDS):
+            con.execute("BEGIN")
+            con.execute(insert)
+            con.execute("COMMIT")
         counts = {t: con.execute(f"SELECT count(*) FROM lake.{t}").fetchone()[0] for t in TABLES}
         print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
     finally:

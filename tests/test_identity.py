@@ -205,3 +205,10 @@ def test_ingest_into_old_lake_fills_quotes_and_identities(inbox, lake_dir):
         lake_rows(lake_dir, sql.load(f"examples/{example}"))  # the user-facing queries run on a real lake
     by_kirby = lake_rows(lake_dir, sql.load("examples/quotes_by_person").replace("Tony Blair", "John Kirby"))
     assert [row[1] for row in by_kirby] == ["John Kirby"]
+    # The example looks up the identity's names before the mentions; it finds what the view does.
+    kirby_mentions = lake_rows(lake_dir, sql.load("examples/mentions_of_identity").replace("Vladimir Putin", "John Kirby"))
+    by_view = lake_rows(lake_dir, """
+        SELECT article_id, count(*), list(DISTINCT text ORDER BY text) FROM mention_identities
+        WHERE entity_id IN (SELECT entity_id FROM entity_identity WHERE display_name = 'John Kirby')
+        GROUP BY 1""")
+    assert by_view and sorted((row[2], row[3]) for row in kirby_mentions) == sorted((n, names) for _, n, names in by_view)
