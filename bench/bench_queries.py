@@ -10,9 +10,10 @@ transaction per table and chunk of copies, into a lake made by tasks.lake.open_l
 own table layout), as compaction would leave them.
 
 Then, each query in sql/examples/ is run as `newslake sql` runs it (a read-only connection from
-tasks.lake; quotes_by_person for the lake's most quoted person), timed cold (first run in a fresh connection) and warm (median of 3). Last, a batch of
-`--batch` new real articles is ingested with `newslake ingest` (whole process) into a copy-free
-empty lake and into the big lake, and the two times compared.
+tasks.lake; quotes_by_person for the lake's most quoted person), timed cold (first run in a fresh
+connection) and warm (median of 3). Last, a batch of `--batch` new real articles is ingested with
+`newslake ingest` (whole process) into a copy-free empty lake and into the big lake, and the two
+times compared.
 
     .venv/bin/python bench/bench_queries.py                 # build in /tmp/newslake-bench-lake
     .venv/bin/python bench/bench_queries.py --reuse         # time again on the lake built before
@@ -180,7 +181,7 @@ def time_queries(lake: Path) -> dict[str, tuple[float, float, float, int]]:
     (all of DuckDB's threads) does not grow with other processes' load: on an idle machine the
     wall time is at most that."""
     timings = {}
-    con = open_lake(lake, read_only=True)
+    con = open_lake(lake, read_only=True)  # a connection of its own: the examples' stay cold
     try:
         speaker = con.execute(MOST_QUOTED).fetchone()[0]
     finally:
