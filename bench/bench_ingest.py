@@ -103,14 +103,15 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """CPU seconds (user + system) the process has used so far; None once it is gone."""
+def cpu_seconds(pid: int, reaped: bool = False) -> float | None:
+    """CPU seconds (user + system) the process has used so far, with `reaped` those of the children
+    it has waited for too; None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return sum(map(int, fields[11:15 if reaped else 13])) / TICKS  # utime, stime, cutime, cstime
 
 
 def _role(pid: int, root: int) -> str | None:

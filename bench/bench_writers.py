@@ -13,7 +13,8 @@ temp folder. The writers' lake is checked against the control's (files by status
 duplicates, entities).
 
 Each round also prints the CPU of one process of each phase (its main process, its NER forkserver
-and workers), and the end the CPU the writers' processes spend beyond the control's. With --files 10
+and workers) and what the servers (PostgreSQL, the shared Prefect server) spent in each phase; the
+end, the CPU the writers' processes and the servers spend beyond the control's. With --files 10
 (start-up, next to no work) that is what the writers more cost to start; at full size, what is left
 beyond it is what claims, PostgreSQL, the commit section and the smaller batches cost.
 
@@ -37,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_ingest import ROLES, TreeSeen, children_by_parent, sample_tree  # noqa: E402
+from bench.bench_ingest import ROLES, TreeSeen, children_by_parent, cpu_seconds, sample_tree  # noqa: E402
 from bench.corpus import BBC, write_inbox  # noqa: E402
 from flows.ingest import LATE_DUPLICATES  # noqa: E402
 
@@ -74,12 +75,27 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def run_together(commands: list[list[str]], env: dict[str, str], logs: Path) -> tuple[float, float, dict[str, float]]:
+def service_cpu_seconds(root: int) -> float:
+    """CPU seconds a server has used so far, all its processes together: each live one's own and those
+    of the children it has reaped (PostgreSQL's backends, one per connection, end with it)."""
+    children = children_by_parent()
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += cpu_seconds(pid, reaped=True) or 0.0
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+def run_together(commands: list[list[str]], env: dict[str, str], logs: Path,
+                 services: dict[str, int]) -> tuple[float, float, dict[str, float], dict[str, float]]:
     """Start the commands at once; seconds until the last one exits (each must exit 0), the
     machine's CPU seconds meanwhile, and the CPU of the commands' process trees by role (their main
     processes; their NER forkservers and workers), summed over the commands, as sampled every
     TREE_SAMPLE_SECONDS: a process's last fraction of a second after its last sample is missed. The
-    Prefect server and PostgreSQL are the bench's, in no tree."""
+    Prefect server and PostgreSQL are the bench's, in no tree: `services` (name: main process) are
+    measured apart, the CPU each spends meanwhile."""
+    service_cpu = {name: service_cpu_seconds(pid) for name, pid in services.items()}
     cpu, started = machine_cpu_seconds(), time.perf_counter()
     processes = []
     for n, command in enumerate(commands):
@@ -100,15 +116,20 @@ def run_together(commands: list[list[str]], env: dict[str, str], logs: Path) -> 
     done.set()
     sampler.join()
     seconds, cpu = time.perf_counter() - started, machine_cpu_seconds() - cpu
+    service_cpu = {name: service_cpu_seconds(pid) - service_cpu[name] for name, pid in services.items()}
     if any(codes):
         raise SystemExit(f"exit codes {codes}; logs in {logs}")
-    return seconds, cpu, {role: sum(seen.cpu_by_role()[role] for seen in trees) for role in ROLES}
+    return seconds, cpu, {role: sum(seen.cpu_by_role()[role] for seen in trees) for role in ROLES}, service_cpu
 
 
 def tree_cpu(by_role: dict[str, float], processes: int) -> str:
     """A phase's tree CPU, per process: what one process of it cost, by role (a server only with
     --own-servers)."""
     return " + ".join(f"{role} {by_role[role] / processes:.1f}" for role in ROLES if by_role[role])
+
+
+def service_cpu(by_service: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in by_service.items())
 
 
 def contents(lake: Path, catalog: str | None) -> tuple[tuple, dict[str, int]]:
@@ -166,6 +187,9 @@ def main() -> None:
         cluster = PostgresCluster.at(work / "pg")
         cluster.init(free_port())
         cluster.start()
+        services = {"PostgreSQL": cluster.postmaster_pid}
+        if server is not None:
+            services["Prefect server"] = server.process.pid
         try:
             print(f"{args.files} {'real' if args.real else 'distinct'} articles; {args.writers} writers x {args.ner_processes} NER processes, batch {args.batch_size or 'as the control'}, "
                   f"vs 1 process x 2 NER processes on SQLite; "
@@ -173,26 +197,31 @@ def main() -> None:
                   f"load average {os.getloadavg()[0]:.2f}")
             ratios, cpu = [], {"control": [], "writers": []}
             extra: dict[str, list[float]] = {role: [] for role in ROLES}
+            service_extra: dict[str, list[float]] = {name: [] for name in services}
             for round_no in range(args.repeat):
                 logs = work / f"logs-{round_no}"
                 (logs / "control").mkdir(parents=True)
                 (logs / "writers").mkdir()
                 lake = work / f"control-{round_no}"
                 control_command = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(lake)]
-                control, control_cpu, control_trees = run_together([control_command], env, logs / "control")
+                control, control_cpu, control_trees, control_services = run_together(
+                    [control_command], env, logs / "control", services)
                 catalog = cluster.create_database(f"round_{round_no}")
                 data = work / f"data-{round_no}"
                 writer = [str(NEWSLAKE), "ingest", "--seeds", str(inbox), "--lake", str(data), "--catalog", catalog,
                           "--ner-processes", str(args.ner_processes)]
                 if args.batch_size is not None:
                     writer += ["--batch-size", str(args.batch_size)]
-                writers, writers_cpu, writers_trees = run_together([writer] * args.writers, env, logs / "writers")
+                writers, writers_cpu, writers_trees, writers_services = run_together(
+                    [writer] * args.writers, env, logs / "writers", services)
                 different = differences(contents(data, catalog), contents(lake, None))
                 ratios.append(control / writers)
                 cpu["control"].append(control_cpu)
                 cpu["writers"].append(writers_cpu)
                 for role in ROLES:
                     extra[role].append(writers_trees[role] - control_trees[role])
+                for name in services:
+                    service_extra[name].append(writers_services[name] - control_services[name])
                 texts = [log.read_text(errors="replace") for log in sorted((logs / "writers").iterdir())]
                 late = sum(int(n) for text in texts for n in LATE.findall(text))
                 # Each writer's batches, by the files each took (new articles and duplicates).
@@ -202,7 +231,8 @@ def main() -> None:
                       f" | ratio {ratios[-1]:.3f} | same lake: {'NO' if different else 'yes'}"
                       f" | duplicates caught at commit {late} | batches {batches} | load {os.getloadavg()[0]:.2f}")
                 print(f"      CPU-s per process: control {tree_cpu(control_trees, 1)}"
-                      f" | writer {tree_cpu(writers_trees, args.writers)}")
+                      f" | writer {tree_cpu(writers_trees, args.writers)}"
+                      f" | servers: control {service_cpu(control_services)} | writers {service_cpu(writers_services)}")
                 if different:
                     raise SystemExit("the writers' lake differs from the control's: " + "; ".join(different[:5]))
             ratio = statistics.median(ratios)
@@ -211,7 +241,9 @@ def main() -> None:
             # With --files 10, next to no work: what one process more costs to start, for comparing
             # with what the writers' trees spend beyond the control's at full size.
             print("median CPU-s the writers' trees spend beyond the control's: " + ", ".join(
-                f"{role} {statistics.median(extra[role]):.1f}" for role in ROLES if any(extra[role])))
+                f"{role} {statistics.median(extra[role]):.1f}" for role in ROLES if any(extra[role]))
+                + "; the servers: " + ", ".join(f"{name} {statistics.median(extra_cpu):.1f}"
+                                                for name, extra_cpu in service_extra.items()))
             print(f"median ratio control/writers {ratio:.3f} (target >= {TARGET_RATIO}): "
                   f"{'OK' if ratio >= TARGET_RATIO else 'MISSED'}")
         finally:

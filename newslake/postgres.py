@@ -114,6 +114,11 @@ class PostgresCluster:
         """The port in the cluster's configuration."""
         return int(self._run("postgres", "-D", str(self.data_dir), "-C", "port").strip())
 
+    @property
+    def postmaster_pid(self) -> int:
+        """The running server's main process, the parent of every backend (postmaster.pid's first line)."""
+        return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+
     def running(self) -> bool:
         user = SERVICE_USER if os.geteuid() == 0 else None
         status = subprocess.run([str(self.bindir / "pg_ctl"), "status", "-D", str(self.data_dir)], user=user,
