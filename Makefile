@@ -7,6 +7,8 @@ SEEDS ?= seeds
 LAKE ?= lake
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+# Prefect's client-side telemetry off too, and the notice it prints in a terminal: offline.
+export DO_NOT_TRACK ?= 1
 PREFECT_HOST ?= 127.0.0.1
 PREFECT_PORT ?= 4200
 POOL ?= newslake-local

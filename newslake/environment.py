@@ -22,8 +22,10 @@ def use_project_prefect_home(project_dir: Path | None = None) -> None:
     here, unless the user points Prefect elsewhere (PREFECT_HOME or a server's PREFECT_API_URL)."""
     if "PREFECT_HOME" not in os.environ and "PREFECT_API_URL" not in os.environ:
         os.environ["PREFECT_HOME"] = str((project_dir or Path.cwd()) / ".prefect")
-    # The machine is offline: telemetry would only log failures.
+    # The machine is offline: telemetry would only log failures. The server's setting turns off what
+    # a server sends; DO_NOT_TRACK what the client would, and the notice it prints in a terminal.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 def relax_cyclic_gc() -> None:

@@ -17,6 +17,7 @@ import pytest
 # Prefect's home must be settled before Prefect is first imported.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="newslake-prefect-home-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
 # The harness's server, like newslake's own per-run server (newslake.prefect_server), serves no UI and
 # registers no block types: no test uses them, and they are most of its start-up after the imports.
 os.environ.setdefault("PREFECT_UI_ENABLED", "false")
