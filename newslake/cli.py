@@ -83,6 +83,13 @@ def fail(title: str, suggestion: str | None = None) -> None:
     raise typer.Exit(1)
 
 
+def fail_on_lake(location, error) -> None:
+    """One clear error for a lake that failed in a way retrying later may mend (a tasks.lake
+    TransientLakeError, after the flow's own retries). A TerminalLakeError (a bad query, a broken
+    lake) keeps its traceback: it is a bug to report."""
+    fail(f"the lake at {location.folder} {error.failure}: {error}", error.hint)
+
+
 @app.command()
 def ingest(seeds: Path = SeedsOption, lake: str = SharedLakeOption, catalog: str | None = CatalogOption,
            batch_size: int = typer.Option(400, min=1, help="Records per batch (one lake transaction each)."),
@@ -124,15 +131,18 @@ def _ingest_once(seeds: Path, location, catalog: str | None, claims_con, batch_s
     from newslake.environment import use_project_prefect_home, without_flow_heartbeats
     from newslake.prefect_server import start_temporary_server
     from tasks.catalog import CatalogUnreachable
+    from tasks.lake import TransientLakeError
 
     use_project_prefect_home()
     server = start_temporary_server()  # boots (seconds) while the inbox is scanned and the flow imported
     try:
         unchanged_run, ner = discover_and_read_ahead(seeds, location, batch_size, ner_processes, claims_con)
-    except CatalogUnreachable as exc:
+    except (CatalogUnreachable, TransientLakeError) as exc:
         if server is not None:
             server.abandon()
-        fail(str(exc), POSTGRES_HINT)
+        if isinstance(exc, CatalogUnreachable):
+            fail(str(exc), POSTGRES_HINT)
+        fail_on_lake(location, exc)
     if unchanged_run is not None:
         # A directory scan and one runs row: no flow run, no NER, the server killed unused.
         if server is not None:
@@ -148,7 +158,10 @@ def _ingest_once(seeds: Path, location, catalog: str | None, claims_con, batch_s
         if server is not None:
             server.wait_until_healthy()
         with without_flow_heartbeats(), progress_bar():
-            summary = ingest_flow(settings, ner=ner)
+            try:
+                summary = ingest_flow(settings, ner=ner)
+            except TransientLakeError as exc:  # the run is recorded as failed, in the lake and in Prefect
+                fail_on_lake(location, exc)
     print_summary(summary)
 
 

@@ -58,16 +58,27 @@ class LakeError(Exception):
 
 
 class TransientLakeError(LakeError):
-    """The same call may succeed later: worth retrying."""
+    """The same call may succeed later: worth retrying. `failure` and `hint` say to a user what
+    happened to the lake and what to check, once retrying has not helped."""
+
+    failure = "failed"
+    hint = "Run again later."
 
 
 class LakeBusy(TransientLakeError):
     """Another process holds the catalog (a lock held past SQLite's busy wait), or a commit
     conflicted with another writer's."""
 
+    failure = "was busy"
+    hint = "Another process held the lake past the wait: run again once it is done."
+
 
 class LakeStorageFailed(TransientLakeError):
     """Reading or writing the lake's files or catalog failed: a full disk, an I/O error, memory."""
+
+    failure = "could not be read or written"
+    hint = ("Check that the lake's folder (--lake) holds every file its catalog lists (none moved or "
+            "deleted), that it is readable and writable, and that the disk has room.")
 
 
 class TerminalLakeError(LakeError):

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newslake.cli import app
-from tests.conftest import BBC, SEED
+from tests.conftest import BBC, SEED, lake_rows
 
 runner = CliRunner()
 
@@ -84,6 +84,28 @@ def test_cli_ingest_missing_inbox_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["ingest", "--seeds", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake")])
     assert result.exit_code == 1
     assert "does not exist" in result.output
+
+
+def test_cli_ingest_into_a_lake_missing_a_data_file_is_one_clear_error(small_inbox, lake_dir, prefect_harness,
+                                                                        monkeypatch):
+    """A lake folder that lost a file its catalog lists: read by the flow (the dedup's history, after
+    its retries), then before it (the `files` table, read to find what is new). Each time one error
+    that names the file and what to check, exit 1, no traceback; the lake keeps what it had."""
+    from tasks.batch_dedup import dedup_task
+
+    monkeypatch.setattr(dedup_task, "retry_delay_seconds", 0.01)
+    assert runner.invoke(app, ["ingest", "--seeds", str(small_inbox), "--lake", str(lake_dir)]).exit_code == 0
+    shutil.copy(BBC / "tech_020.txt", small_inbox / "bbc" / "tech_020.txt")  # something new: a flow run
+    for table in ("minhash_bands", "files"):
+        lost = next((lake_dir / "data" / "main" / table).glob("*.parquet"))
+        lost.unlink()
+        result = runner.invoke(app, ["ingest", "--seeds", str(small_inbox), "--lake", str(lake_dir)])
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit)  # typer.Exit: no traceback
+        assert f"Error: the lake at {lake_dir.resolve()} could not be read or written" in result.output
+        assert lost.name in result.output
+        assert "holds every file its catalog lists" in result.output
+    assert lake_rows(lake_dir, "SELECT count(*) FROM articles") == [(4,)]
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "table"])
