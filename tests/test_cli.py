@@ -106,6 +106,8 @@ def test_cli_ingest_into_a_lake_missing_a_data_file_is_one_clear_error(small_inb
         assert lost.name in result.output
         assert "holds every file its catalog lists" in result.output
     assert lake_rows(lake_dir, "SELECT count(*) FROM articles") == [(4,)]
+    # The flow's run is recorded as failed; the second attempt failed before a run began.
+    assert lake_rows(lake_dir, "SELECT status FROM runs ORDER BY started_at") == [("completed",), ("failed",)]
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "table"])
